@@ -1,0 +1,98 @@
+-- Per programme: the computed pillars, humanitarian determination, human rights marker and the
+-- justification citing the evidence, next to what the publisher self-reported.
+
+with
+
+programmes as (
+
+    select programme_id, is_humanitarian_by_publisher from {{ ref('int_programmes') }}
+
+),
+
+evidence as (
+
+    select * from {{ ref('int_programme_evidence') }}
+
+),
+
+marker_levels as (
+
+    select * from {{ ref('criteria_marker_levels') }}
+
+),
+
+criteria_version as (
+
+    select criteria_version from {{ ref('int_criteria_version') }}
+
+),
+
+per_programme as (
+
+    select
+        programme_id,
+        coalesce(max(marker_level), 0) as hr_marker,
+        bool_or(pillar_code = 'peace') as has_peace_evidence,
+        bool_or(pillar_code = 'development') as has_development_evidence,
+        bool_or(is_humanitarian) as has_humanitarian_evidence,
+        max(marker_level) filter (where source_field like 'policy_marker:%') as publisher_marker_level,
+        count(*) as evidence_count
+    from evidence
+    group by programme_id
+
+),
+
+ranked_evidence as (
+
+    select
+        programme_id,
+        marker_level,
+        rule_id || ' "' || matched_text || '" in ' || source_field as citation,
+        row_number() over (
+            partition by programme_id
+            order by marker_level desc, field_rank, rule_kind desc, rule_id, matched_text
+        ) as citation_rank
+    from evidence
+    where marker_level > 0
+
+),
+
+justification as (
+
+    select
+        programme_id,
+        string_agg(citation, '; ' order by citation_rank) as cited_evidence
+    from ranked_evidence
+    where citation_rank <= 3
+    group by programme_id
+
+),
+
+assessed as (
+
+    select
+        programmes.programme_id,
+        coalesce(per_programme.hr_marker, 0) as hr_marker,
+        coalesce(per_programme.has_peace_evidence, false) as is_peace,
+        coalesce(per_programme.hr_marker, 0) >= 2 as is_rights,
+        -- Every programme has at least one pillar: with no peace or rights objective it is development.
+        coalesce(per_programme.has_development_evidence, false)
+            or not (coalesce(per_programme.has_peace_evidence, false) or coalesce(per_programme.hr_marker, 0) >= 2)
+            as is_development,
+        coalesce(per_programme.has_humanitarian_evidence, false) as is_humanitarian,
+        programmes.is_humanitarian_by_publisher,
+        per_programme.publisher_marker_level,
+        coalesce(per_programme.evidence_count, 0) as evidence_count,
+        'Marker ' || coalesce(per_programme.hr_marker, 0) || ' (' || marker_levels.marker_label || ')'
+            || coalesce(': ' || justification.cited_evidence, ': no human rights evidence found in text or codes')
+            as marker_justification,
+        criteria_version.criteria_version
+    from programmes
+    left join per_programme on per_programme.programme_id = programmes.programme_id
+    left join justification on justification.programme_id = programmes.programme_id
+    left join marker_levels on marker_levels.marker_level = coalesce(per_programme.hr_marker, 0)
+    cross join criteria_version
+
+)
+
+select * from assessed

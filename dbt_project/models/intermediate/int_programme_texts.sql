@@ -1,0 +1,60 @@
+-- Every text a rule may read, one row per programme and field, normalised once for matching.
+
+with
+
+programmes as (
+
+    select * from {{ ref('stg_ingest__programmes') }}
+
+),
+
+codes as (
+
+    select * from {{ ref('int_programme_codes') }}
+
+),
+
+programme_fields as (
+
+    unpivot (
+        select programme_id, title, objectives, description, target_groups, other_description
+        from programmes
+    )
+    on title, objectives, description, target_groups, other_description
+    into name source_field value original_text
+
+),
+
+sector_narratives as (
+
+    select
+        programme_id,
+        'sector_narrative' as source_field,
+        string_agg(distinct narrative, ' | ') as original_text
+    from codes
+    where code_type = 'sector' and narrative is not null
+    group by programme_id
+
+),
+
+all_texts as (
+
+    select programme_id, source_field, original_text from programme_fields
+    union all
+    select programme_id, source_field, original_text from sector_narratives
+
+),
+
+normalised as (
+
+    select
+        programme_id,
+        source_field,
+        original_text,
+        {{ normalise_text('original_text') }} as normalised_text
+    from all_texts
+    where original_text is not null
+
+)
+
+select * from normalised

@@ -1,0 +1,77 @@
+-- One row per programme: the latest version, with its agency resolved and its main country.
+
+with
+
+programmes as (
+
+    select * from {{ ref('stg_ingest__programmes') }}
+
+),
+
+codes as (
+
+    select * from {{ ref('int_programme_codes') }}
+
+),
+
+agencies as (
+
+    select * from {{ ref('ref_agencies') }}
+
+),
+
+countries as (
+
+    select * from {{ ref('ref_countries') }}
+
+),
+
+main_country as (
+
+    select
+        codes.programme_id,
+        string_agg(codes.code, ',' order by codes.percentage desc nulls last, codes.code) as country_codes,
+        arg_max(codes.code, coalesce(codes.percentage, 0)) as country_code
+    from codes
+    where codes.code_type = 'recipient_country'
+    group by codes.programme_id
+
+),
+
+joined as (
+
+    select
+        programmes.programme_id,
+        coalesce(agencies.agency_code, lower(programmes.agency_ref)) as agency_code,
+        coalesce(agencies.agency_name, programmes.reporting_org_name, programmes.agency_ref) as agency_name,
+        programmes.agency_ref,
+        programmes.title,
+        programmes.description,
+        programmes.objectives,
+        programmes.target_groups,
+        programmes.other_description,
+        programmes.languages,
+        programmes.activity_status,
+        main_country.country_code,
+        countries.country_name,
+        main_country.country_codes,
+        programmes.start_date,
+        programmes.end_date,
+        coalesce(year(programmes.start_date), year(programmes.end_date)) as start_year,
+        programmes.budget_value,
+        programmes.budget_currency,
+        programmes.is_humanitarian_by_publisher,
+        programmes.extract_id,
+        programmes.source_file,
+        programmes.content_hash,
+        programmes.source_format,
+        programmes.record_number,
+        programmes.loaded_at
+    from programmes
+    left join agencies on agencies.agency_ref = programmes.agency_ref
+    left join main_country on main_country.programme_id = programmes.programme_id
+    left join countries on countries.country_code = main_country.country_code
+
+)
+
+select * from joined

@@ -1,0 +1,40 @@
+with
+
+source as (
+
+    select * from {{ source('ingest', 'programme_codes') }}
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        md5(concat_ws('|', extract_id, programme_id, code_type, vocabulary, trim(code), significance))
+            as programme_code_id,
+        trim(programme_id) as programme_id,
+        extract_id,
+
+        ---------- strings
+        code_type,
+        coalesce(nullif(trim(vocabulary), ''), '1') as vocabulary,
+        -- Codes are kept as published: leading zeros ("01") are meaningful to some publishers.
+        trim(code) as code,
+        nullif(trim(significance), '') as significance,
+        nullif(trim(narrative), '') as narrative,
+
+        ---------- numerics
+        percentage
+
+    from source
+
+),
+
+deduplicated as (
+
+    select * from renamed
+    qualify row_number() over (partition by programme_code_id order by percentage desc nulls last) = 1
+
+)
+
+select * from deduplicated

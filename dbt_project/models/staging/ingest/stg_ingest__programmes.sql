@@ -1,0 +1,60 @@
+with
+
+source as (
+
+    select * from {{ source('ingest', 'programmes') }}
+
+),
+
+latest_extract as (
+
+    -- A programme dropped again in a later extract is replaced by its newest version.
+    select *
+    from source
+    qualify row_number() over (
+        partition by programme_id order by loaded_at desc, extract_id desc, record_number
+    ) = 1
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        trim(programme_id) as programme_id,
+        trim(agency_ref) as agency_ref,
+
+        ---------- strings
+        nullif(trim(reporting_org_name), '') as reporting_org_name,
+        nullif(trim(title), '') as title,
+        nullif(trim(description), '') as description,
+        nullif(trim(objectives), '') as objectives,
+        nullif(trim(target_groups), '') as target_groups,
+        nullif(trim(other_description), '') as other_description,
+        coalesce(nullif(languages, ''), 'en') as languages,
+        activity_status,
+        upper(coalesce(budget_currency, default_currency)) as budget_currency,
+
+        ---------- numerics
+        budget_value,
+
+        ---------- booleans
+        humanitarian_flag as is_humanitarian_by_publisher,
+
+        ---------- dates
+        start_date,
+        end_date,
+
+        ---------- lineage
+        extract_id,
+        source_file,
+        content_hash,
+        source_format,
+        record_number,
+        loaded_at
+
+    from latest_extract
+
+)
+
+select * from renamed

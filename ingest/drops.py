@@ -1,0 +1,246 @@
+"""Take one dropped file from arrival to its end state: loaded and archived, duplicate, or quarantined.
+
+Nothing is lost: every file ends in ``archive/`` or ``quarantine/`` and has a row in the ledger; rows a
+reader rejects are written next to it in ``quarantine/`` with their file, row, field and reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingest.errors import IngestError, UnknownAgencyError, UnreadableFileError
+from ingest.raw_zone import Lineage, write_extract
+from ingest.records import ProgrammeRecord, RecordProblem
+from mainstream.home import Home
+from mainstream.ledger import DropRecord, Ledger
+
+log = logging.getLogger(__name__)
+
+#: File suffix → source format. Anything else is quarantined as unsupported.
+FORMATS_BY_SUFFIX = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ndjson": "json",
+    ".xlsx": "excel",
+    ".xml": "iati_xml",
+}
+#: Files agencies' tools leave behind while still writing; the watcher waits for the real name.
+IGNORED_PREFIXES = (".", "~$", "_")
+IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial")
+_MAX_PROBLEMS_IN_REASON = 5
+
+
+def is_candidate(path: Path) -> bool:
+    """Whether a file in landing/ is a finished drop (not hidden, not a partial upload)."""
+    return (
+        path.is_file()
+        and not path.name.startswith(IGNORED_PREFIXES)
+        and not path.name.lower().endswith(IGNORED_SUFFIXES)
+    )
+
+
+def agency_from_landing_path(path: Path, landing_root: Path) -> str | None:
+    """``landing/<agency>/file.csv`` → ``<agency>``; ``None`` for a file at the top of landing/."""
+    try:
+        relative = path.resolve().relative_to(landing_root.resolve())
+    except ValueError:
+        return None
+    return relative.parts[0].lower() if len(relative.parts) > 1 else None
+
+
+def ingest_file(path: Path, home: Home, agency: str | None = None, ledger: Ledger | None = None) -> DropRecord:
+    """Load one file into the raw zone and move it to archive/ or quarantine/; return its ledger row."""
+    home.ensure()
+    ledger = ledger or Ledger(home.state_db)
+    content_hash, size_bytes = _hash_file(path)
+    received = datetime.now(UTC)
+    extract_id = f"{received:%Y%m%dT%H%M%S%f}-{content_hash[:12]}"
+    source_format = FORMATS_BY_SUFFIX.get(path.suffix.lower())
+    drop = DropRecord(
+        extract_id=extract_id,
+        file_name=path.name,
+        original_path=str(path),
+        content_hash=content_hash,
+        size_bytes=size_bytes,
+        state="quarantined",
+        agency_ref=agency,
+        source_format=source_format,
+        received_at=received.isoformat(timespec="seconds"),
+    )
+    earlier = ledger.loaded_extract_with_hash(content_hash)
+    if earlier:
+        drop.state = "duplicate"
+        drop.reason = f"identical content already loaded as extract {earlier}; nothing new loaded"
+        drop.stored_path = str(_archive(path, home, extract_id, received))
+        log.info("%s: %s", path.name, drop.reason)
+        ledger.record_drop(drop)
+        return drop
+    problems: list[RecordProblem] = []
+    try:
+        if source_format is None:
+            raise UnreadableFileError(
+                f"{path.name}: unsupported file type {path.suffix or '(none)'}; send one of "
+                + ", ".join(sorted(FORMATS_BY_SUFFIX))
+            )
+        records = _read(path, source_format, agency, problems)
+        lineage = Lineage(extract_id, path.name, content_hash, source_format, received)
+        unit = "activity" if source_format == "iati_xml" else "row"
+        kept = _unique_ids(records, problems)
+        if not kept:
+            detail = _summarise(problems, path.name, unit) or "no programme records"
+            raise UnreadableFileError(f"{path.name}: nothing could be loaded: {detail}")
+        drop.rows_loaded = write_extract(home.raw, lineage, kept)
+        drop.agency_ref = drop.agency_ref or kept[0].agency_ref
+    except IngestError as error:
+        drop.reason = str(error)
+        drop.rows_rejected = len(problems)
+        drop.stored_path = str(_quarantine(path, home, extract_id, drop.reason, problems))
+        log.warning("quarantined %s: %s", path.name, drop.reason)
+        ledger.record_drop(drop)
+        return drop
+    drop.state = "loaded"
+    drop.rows_rejected = len(problems)
+    if problems:
+        drop.reason = f"{len(problems)} {unit}(s) rejected: " + _summarise(problems, path.name, unit)
+        _write_problems(home.quarantine / f"{extract_id}__{path.name}.rejected.json", path, problems, unit)
+    drop.stored_path = str(_archive(path, home, extract_id, received))
+    log.info("loaded %s: %d programmes, %d rejected", path.name, drop.rows_loaded, drop.rows_rejected)
+    ledger.record_drop(drop)
+    return drop
+
+
+def iter_drop_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Expand files and folders (recursively) into candidate files, in a stable order."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(child for child in path.rglob("*") if is_candidate(child))
+        elif path.exists():
+            yield path
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+
+
+def _read(path: Path, source_format: str, agency: str | None, problems: list[RecordProblem]) -> list[ProgrammeRecord]:
+    """Read a file's records; rejected records are appended to ``problems``."""
+    records: list[ProgrammeRecord] = []
+    if source_format == "iati_xml":
+        from ingest.iati_xml import iter_iati_activities
+
+        for item in iter_iati_activities(path):
+            (records if isinstance(item, ProgrammeRecord) else problems).append(item)
+        return records
+    from ingest.tabular import read_tabular
+    from ingest.tabular_schema import map_headers, missing_required, row_to_record
+
+    if not agency:
+        raise UnknownAgencyError(
+            f"{path.name}: a {source_format} extract must be dropped in landing/<agency>/ so its agency is known"
+        )
+    table = read_tabular(path, source_format)
+    problems.extend(table.problems)
+    headers = list(table.rows[0][1]) if table.rows else []
+    mapping, unknown = map_headers(headers)
+    if missing := missing_required(mapping):
+        raise UnreadableFileError(
+            f"{path.name}: required column(s) {', '.join(missing)} missing; found columns {', '.join(headers)}"
+        )
+    if unknown:
+        log.warning("%s: ignoring columns not in the extract contract: %s", path.name, ", ".join(unknown))
+    for number, row in table.rows:
+        values = {mapping[header]: value for header, value in row.items() if header in mapping}
+        item = row_to_record(number, values, agency)
+        (records if isinstance(item, ProgrammeRecord) else problems).append(item)
+    return records
+
+
+def _unique_ids(records: list[ProgrammeRecord], problems: list[RecordProblem]) -> list[ProgrammeRecord]:
+    """Keep the first record of each programme id; later repeats in the same file become problems."""
+    seen: dict[str, int] = {}
+    kept: list[ProgrammeRecord] = []
+    for record in records:
+        if record.programme_id in seen:
+            problems.append(
+                RecordProblem(
+                    record.record_number,
+                    "programme_id",
+                    f"duplicate of record {seen[record.programme_id]} in the same file",
+                    record.programme_id,
+                )
+            )
+            continue
+        seen[record.programme_id] = record.record_number
+        kept.append(record)
+    problems.sort(key=lambda problem: problem.record_number)
+    return kept
+
+
+def _summarise(problems: list[RecordProblem], file_name: str, unit: str) -> str:
+    shown = "; ".join(problem.describe(file_name, unit) for problem in problems[:_MAX_PROBLEMS_IN_REASON])
+    more = len(problems) - _MAX_PROBLEMS_IN_REASON
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def _hash_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _move(path: Path, folder: Path, extract_id: str, keep_source: bool) -> Path:
+    """Move a dropped file (or copy a file ingested from elsewhere, leaving the original alone)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{extract_id}__{path.name}"
+    if keep_source:
+        shutil.copy2(path, target)
+    else:
+        shutil.move(str(path), target)
+    return target
+
+
+def _archive(path: Path, home: Home, extract_id: str, received: datetime) -> Path:
+    folder = home.archive / received.strftime("%Y-%m-%d")
+    return _move(path, folder, extract_id, keep_source=not _is_dropped(path, home))
+
+
+def _is_dropped(path: Path, home: Home) -> bool:
+    """Files in landing/ or claimed/ are drops and are moved; anything else is copied."""
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(folder.resolve()) for folder in (home.landing, home.claimed))
+
+
+def _quarantine(path: Path, home: Home, extract_id: str, reason: str, problems: list[RecordProblem]) -> Path:
+    target = _move(path, home.quarantine, extract_id, keep_source=not _is_dropped(path, home))
+    record = {
+        "file": path.name,
+        "original_path": str(path),
+        "quarantined_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "reason": reason,
+        "problems": [asdict(problem) for problem in problems],
+    }
+    target.with_name(target.name + ".reason.json").write_text(json.dumps(record, indent=2, ensure_ascii=False))
+    return target
+
+
+def _write_problems(target: Path, path: Path, problems: list[RecordProblem], unit: str) -> None:
+    record = {
+        "file": path.name,
+        "unit": unit,
+        "problems": [
+            {**asdict(problem), "message_for_agency": problem.describe(path.name, unit)} for problem in problems
+        ],
+    }
+    target.write_text(json.dumps(record, indent=2, ensure_ascii=False))

@@ -1,0 +1,66 @@
+"""The raw record shapes every reader produces, whatever the source format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+#: Kinds of code attached to a programme (the ``code_type`` column of ``raw.programme_codes``).
+CODE_TYPES = (
+    "sector",
+    "policy_marker",
+    "tag",
+    "humanitarian_scope",
+    "recipient_country",
+    "recipient_region",
+)
+
+
+@dataclass
+class CodeRecord:
+    """One code a publisher attached to a programme (a sector, policy marker, tag, ...)."""
+
+    code_type: str
+    vocabulary: str
+    code: str
+    significance: str | None = None
+    percentage: float | None = None
+    narrative: str | None = None
+
+
+@dataclass
+class ProgrammeRecord:
+    """One programme (an IATI activity or a row of a tabular extract), before lineage is added."""
+
+    programme_id: str
+    record_number: int
+    agency_ref: str
+    reporting_org_name: str | None = None
+    title: str | None = None
+    description: str | None = None
+    objectives: str | None = None
+    target_groups: str | None = None
+    other_description: str | None = None
+    languages: str | None = None
+    activity_status: str | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    humanitarian_flag: bool | None = None
+    default_currency: str | None = None
+    budget_value: float | None = None
+    budget_currency: str | None = None
+    codes: list[CodeRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RecordProblem:
+    """A record that could not be loaded: where it is, which field, and why."""
+
+    record_number: int
+    field: str
+    message: str
+    programme_id: str | None = None
+
+    def describe(self, file_name: str, unit: str = "row") -> str:
+        ident = f" ({self.programme_id})" if self.programme_id else ""
+        return f"{file_name}: {unit} {self.record_number}{ident}, field '{self.field}': {self.message}"

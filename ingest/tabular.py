@@ -1,0 +1,150 @@
+"""Read tabular extracts (CSV, JSON, Excel) into rows of text values, with DuckDB doing the parsing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ingest.errors import UnreadableFileError
+from ingest.records import RecordProblem
+
+log = logging.getLogger(__name__)
+
+#: Fallback encodings tried, in order, when a CSV is not valid UTF-8 (agencies' Excel exports often are not).
+CSV_ENCODINGS = ("utf-8", "latin-1")
+
+
+@dataclass
+class TabularRows:
+    """Rows of one extract as ``{header: text}`` dicts, numbered from 1, plus rows the reader rejected."""
+
+    rows: list[tuple[int, dict[str, str | None]]]
+    problems: list[RecordProblem]
+
+
+def read_tabular(path: Path, source_format: str) -> TabularRows:
+    """Read ``path`` (``csv``, ``json`` or ``excel``); raise UnreadableFileError when nothing can be read."""
+    readers = {"csv": _read_csv, "json": _read_json, "excel": _read_excel}
+    try:
+        reader = readers[source_format]
+    except KeyError as error:
+        raise UnreadableFileError(f"{path.name}: unsupported tabular format {source_format!r}") from error
+    result = reader(path)
+    if not result.rows and not result.problems:
+        raise UnreadableFileError(f"{path.name}: the file has a header but no data rows")
+    return result
+
+
+def _read_csv(path: Path) -> TabularRows:
+    last_error: Exception | None = None
+    for encoding in CSV_ENCODINGS:
+        connection = duckdb.connect()
+        try:
+            connection.execute(
+                """
+                create table extract as
+                select row_number() over () as row_number, *
+                from read_csv(?, all_varchar = true, header = true, auto_detect = true,
+                              encoding = ?, store_rejects = true, null_padding = true)
+                """,
+                [str(path), encoding],
+            )
+            rows = _fetch_rows(connection)
+            problems = [
+                RecordProblem(
+                    record_number=int(line) - 1,
+                    field=column_name or "(row)",
+                    message=f"{error_type}: {error_message}",
+                )
+                for line, column_name, error_type, error_message in connection.execute(
+                    "select line, column_name, error_type, error_message from reject_errors order by line"
+                ).fetchall()
+            ]
+            if encoding != CSV_ENCODINGS[0]:
+                log.warning("%s is not UTF-8; read it as %s", path.name, encoding)
+            return TabularRows(rows=rows, problems=problems)
+        except duckdb.Error as error:
+            last_error = error
+            if "unicode" not in str(error).lower() and "encoding" not in str(error).lower():
+                break
+        finally:
+            connection.close()
+    raise UnreadableFileError(f"{path.name}: cannot be read as CSV: {_first_line(last_error)}")
+
+
+def _read_json(path: Path) -> TabularRows:
+    connection = duckdb.connect()
+    try:
+        connection.execute(
+            """
+            create table extract as
+            select row_number() over () as row_number, *
+            from read_json(?, format = 'auto', records = true, maximum_depth = 2)
+            """,
+            [str(path)],
+        )
+        return TabularRows(rows=_fetch_rows(connection), problems=[])
+    except duckdb.Error as error:
+        raise UnreadableFileError(
+            f"{path.name}: cannot be read as JSON records (an array of objects or one object per line): "
+            f"{_first_line(error)}"
+        ) from error
+    finally:
+        connection.close()
+
+
+def _read_excel(path: Path) -> TabularRows:
+    import openpyxl  # imported here: only Excel drops pay for it
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many types for corrupt workbooks
+        raise UnreadableFileError(f"{path.name}: cannot be opened as an Excel workbook: {error}") from error
+    try:
+        sheet = workbook.worksheets[0]
+        values = sheet.iter_rows(values_only=True)
+        header = next(values, None)
+        if header is None:
+            raise UnreadableFileError(f"{path.name}: the first sheet is empty")
+        names = [str(name).strip() if name is not None else "" for name in header]
+        rows: list[tuple[int, dict[str, str | None]]] = []
+        for number, row in enumerate(values, start=1):
+            if all(cell is None or str(cell).strip() == "" for cell in row):
+                continue
+            rows.append((number, {name: _cell_text(cell) for name, cell in zip(names, row, strict=False)}))
+        return TabularRows(rows=rows, problems=[])
+    finally:
+        workbook.close()
+
+
+def _fetch_rows(connection: duckdb.DuckDBPyConnection) -> list[tuple[int, dict[str, str | None]]]:
+    cursor = connection.execute("select * from extract order by row_number")
+    names = [column[0] for column in cursor.description][1:]
+    return [
+        (int(row[0]), {name: _cell_text(value) for name, value in zip(names, row[1:], strict=True)})
+        for row in _iter_fetch(cursor)
+    ]
+
+
+def _iter_fetch(cursor: duckdb.DuckDBPyConnection, batch_size: int = 10_000) -> Iterator[tuple]:
+    while batch := cursor.fetchmany(batch_size):
+        yield from batch
+
+
+def _cell_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return ";".join(str(item) for item in value if item is not None)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value)
+    return text if text.strip() else None
+
+
+def _first_line(error: BaseException | None) -> str:
+    return str(error).strip().splitlines()[0] if error else "unknown error"

@@ -1,0 +1,205 @@
+"""The tabular extract contract: which columns agencies may send, their aliases, and how each is checked.
+
+Agencies send CSV, Excel or JSON with their own header spellings; this module maps them to one contract and
+turns each row into a :class:`ProgrammeRecord`, or into :class:`RecordProblem` s naming the row and field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import TypeVar
+
+from ingest.records import CodeRecord, ProgrammeRecord, RecordProblem
+
+#: Contract column → header spellings accepted for it (compared after normalising: lower case, "_" for
+#: spaces and hyphens). The contract name itself is always accepted.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "programme_id": ("id", "program_id", "project_id", "activity_id", "iati_identifier", "project_number"),
+    "title": ("programme_title", "program_title", "project_title", "name", "titre", "titulo", "título"),
+    "description": ("programme_description", "project_description", "summary", "descripcion"),
+    "objectives": ("objective", "goal", "objectifs", "objetivos"),
+    "target_groups": ("target_group", "beneficiaries"),
+    "countries": ("country", "country_code", "country_codes", "recipient_country", "pays", "pais"),
+    "sectors": ("sector", "sector_code", "sector_codes", "dac_sector", "dac_sectors", "purpose_code"),
+    "sdg_targets": ("sdg_target", "sdg", "sdgs", "sdg_goals"),
+    "start_date": ("start", "date_start", "planned_start"),
+    "end_date": ("end", "date_end", "planned_end"),
+    "budget": ("budget_usd", "total_budget", "amount"),
+    "currency": ("budget_currency",),
+    "humanitarian": ("humanitarian_flag", "is_humanitarian"),
+    "gender_marker": ("gender_equality_marker", "gem"),
+    "status": ("activity_status",),
+}
+REQUIRED_COLUMNS = ("programme_id", "title")
+
+_TRUE = {"1", "true", "yes", "y", "oui", "si", "sí", "t"}
+_FALSE = {"0", "false", "no", "n", "non", "f"}
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d/%m/%Y", "%d.%m.%Y", "%Y%m%d")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_DAC_CODE = re.compile(r"^\d{3}(\d{2})?$")
+_SDG = re.compile(r"^\d{1,2}(\.[0-9a-z]{1,2})?$")
+_LIST_SPLIT = re.compile(r"[;,|]")
+
+T = TypeVar("T")
+
+
+class RowError(ValueError):
+    """A value that breaks the contract; ``field`` names the contract column."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def normalise_header(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", name.strip().lstrip("\ufeff").lower())
+
+
+def map_headers(headers: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Map source headers to contract columns; return (source header → contract column, unknown headers)."""
+    lookup: dict[str, str] = {}
+    for column, aliases in COLUMN_ALIASES.items():
+        for spelling in (column, *aliases):
+            lookup[normalise_header(spelling)] = column
+    mapping: dict[str, str] = {}
+    unknown: list[str] = []
+    for header in headers:
+        column = lookup.get(normalise_header(header))
+        if column and column not in mapping.values():
+            mapping[header] = column
+        else:
+            unknown.append(header)
+    return mapping, unknown
+
+
+def missing_required(mapping: dict[str, str]) -> list[str]:
+    return [column for column in REQUIRED_COLUMNS if column not in mapping.values()]
+
+
+def row_to_record(
+    record_number: int, values: dict[str, str | None], agency_ref: str
+) -> ProgrammeRecord | RecordProblem:
+    """Check one row (already keyed by contract column) and build its record, or say what is wrong."""
+    programme_id = _clean(values.get("programme_id"))
+    try:
+        if not programme_id:
+            raise RowError("programme_id", "is empty; every row needs the agency's programme identifier")
+        title = _clean(values.get("title"))
+        if not title:
+            raise RowError("title", "is empty; every programme needs a title")
+        record = ProgrammeRecord(
+            programme_id=programme_id,
+            record_number=record_number,
+            agency_ref=agency_ref,
+            title=title,
+            description=_clean(values.get("description")),
+            objectives=_clean(values.get("objectives")),
+            target_groups=_clean(values.get("target_groups")),
+            activity_status=_clean(values.get("status")),
+            start_date=_checked("start_date", values, _parse_date),
+            end_date=_checked("end_date", values, _parse_date),
+            humanitarian_flag=_checked("humanitarian", values, _parse_flag),
+            budget_value=_checked("budget", values, _parse_amount),
+            budget_currency=_checked("currency", values, _parse_currency),
+        )
+        record.default_currency = record.budget_currency
+        record.codes = _codes(values)
+        if record.start_date and record.end_date and record.end_date < record.start_date:
+            raise RowError("end_date", f"{record.end_date} is before start_date {record.start_date}")
+        return record
+    except RowError as error:
+        return RecordProblem(record_number, error.field, str(error), programme_id)
+
+
+def _codes(values: dict[str, str | None]) -> list[CodeRecord]:
+    codes: list[CodeRecord] = []
+    for code in _split("countries", values):
+        code = code.upper()
+        if not _COUNTRY.match(code):
+            raise RowError("countries", f"{code!r} is not an ISO 3166-1 alpha-2 country code (e.g. KE)")
+        codes.append(CodeRecord("recipient_country", "ISO3166-1", code))
+    for code in _split("sectors", values):
+        if not _DAC_CODE.match(code):
+            raise RowError("sectors", f"{code!r} is not a DAC purpose code (5 digits, or 3 for a category)")
+        codes.append(CodeRecord("sector", "1" if len(code) == 5 else "2", code))
+    for code in _split("sdg_targets", values):
+        code = code.lower()
+        if not _SDG.match(code):
+            raise RowError("sdg_targets", f"{code!r} is not an SDG goal or target (e.g. 16 or 16.10)")
+        codes.append(CodeRecord("tag", "3" if "." in code else "2", code))
+    gender = _clean(values.get("gender_marker"))
+    if gender is not None:
+        if gender not in {"0", "1", "2"}:
+            raise RowError("gender_marker", f"{gender!r} is not a DAC gender marker significance (0, 1 or 2)")
+        codes.append(CodeRecord("policy_marker", "1", "1", significance=gender))
+    return codes
+
+
+def _split(column: str, values: dict[str, str | None]) -> list[str]:
+    text = _clean(values.get(column))
+    if not text:
+        return []
+    return [part.strip() for part in _LIST_SPLIT.split(text) if part.strip()]
+
+
+def _checked(column: str, values: dict[str, str | None], parse: Callable[[str], T]) -> T | None:
+    text = _clean(values.get(column))
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except ValueError as error:
+        raise RowError(column, f"{text!r} {error}") from error
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(value.split())
+    return text or None
+
+
+def _parse_date(text: str) -> date:
+    candidate = text[:10] if re.match(r"^\d{4}-\d{2}-\d{2}[T ]", text) else text
+    for pattern in _DATE_FORMATS:
+        try:
+            return datetime.strptime(candidate, pattern).date()
+        except ValueError:
+            continue
+    raise ValueError("is not a date (use YYYY-MM-DD)")
+
+
+def _parse_flag(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError("is not yes/no (accepted: yes, no, true, false, 1, 0)")
+
+
+def _parse_amount(text: str) -> float:
+    cleaned = re.sub(r"[^\d,.\-]", "", text)
+    if "," in cleaned and "." in cleaned:
+        decimal_mark = "," if cleaned.rfind(",") > cleaned.rfind(".") else "."
+        thousands = "." if decimal_mark == "," else ","
+        cleaned = cleaned.replace(thousands, "").replace(decimal_mark, ".")
+    elif "," in cleaned:
+        head, _, tail = cleaned.rpartition(",")
+        cleaned = cleaned.replace(",", "") if len(tail) == 3 else f"{head.replace(',', '')}.{tail}"
+    try:
+        amount = float(cleaned)
+    except ValueError as error:
+        raise ValueError("is not an amount (e.g. 125000 or 125,000.50)") from error
+    if amount < 0:
+        raise ValueError("is negative; budgets must be zero or more")
+    return amount
+
+
+def _parse_currency(text: str) -> str:
+    code = text.upper()
+    if not re.match(r"^[A-Z]{3}$", code):
+        raise ValueError("is not an ISO 4217 currency code (e.g. USD)")
+    return code

@@ -1,0 +1,73 @@
+"""The audit gate: Great Expectations suites (under ``expectations/``) validate the built marts.
+
+GX's SQL datasource cannot read DuckDB (fivetran/great_expectations #11579, #10738), so each mart is read
+read-only from the build file into a DataFrame and validated with the pandas datasource.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from mainstream.home import EXPECTATIONS_DIR
+
+log = logging.getLogger(__name__)
+
+#: Mart → GX validation definition that audits it. Every published mart is audited.
+VALIDATIONS = {
+    "dim_programme": "dim_programme_gate",
+    "fct_programme_tag": "fct_programme_tag_gate",
+    "fct_programme_evidence": "fct_programme_evidence_gate",
+}
+
+
+@dataclass
+class AuditResult:
+    success: bool
+    failed_expectations: list[str] = field(default_factory=list)
+    evaluated: int = 0
+    per_mart: dict[str, dict] = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return asdict(self)
+
+
+def audit_marts(build_db: Path, results_dir: Path, run_id: str) -> AuditResult:
+    """Validate every audited mart in ``build_db``; write the result to ``results_dir/<run_id>.json``."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx  # imported here: costs ~7 s, only the audit needs it
+
+    context = gx.get_context(mode="file", context_root_dir=str(EXPECTATIONS_DIR))
+    result = AuditResult(success=True)
+    with duckdb.connect(str(build_db), read_only=True) as connection:
+        for mart, validation_name in VALIDATIONS.items():
+            frame = connection.execute(f"select * from marts.{mart}").df()
+            validation = context.validation_definitions.get(validation_name)
+            outcome = validation.run(batch_parameters={"dataframe": frame})
+            failed = [_describe(mart, item) for item in outcome.results if not item.success]
+            result.per_mart[mart] = {
+                "rows": len(frame),
+                "success": bool(outcome.success),
+                "evaluated": len(outcome.results),
+                "failed": failed,
+            }
+            result.evaluated += len(outcome.results)
+            result.failed_expectations.extend(failed)
+            result.success = result.success and bool(outcome.success)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / f"{run_id}.json").write_text(json.dumps(result.summary(), indent=2, default=str))
+    log.info("audit %s: %d expectations, %d failed", run_id, result.evaluated, len(result.failed_expectations))
+    return result
+
+
+def _describe(mart: str, item) -> str:
+    config = item.expectation_config
+    column = config.kwargs.get("column")
+    where = f"{mart}.{column}" if column else mart
+    observed = item.result.get("unexpected_count", item.result.get("observed_value"))
+    return f"{where}: {config.type} (observed {observed})"

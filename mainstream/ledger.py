@@ -1,0 +1,185 @@
+"""The ledger: a small SQLite file recording every drop, build, audit and publication.
+
+SQLite (not DuckDB) because several processes (Airflow tasks, the CLI, ``mainstream status``) read and write
+it at once, and SQLite's locking lets them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+create table if not exists drops (
+    extract_id text primary key,
+    file_name text not null,
+    original_path text not null,
+    agency_ref text,
+    source_format text,
+    content_hash text not null,
+    size_bytes integer not null,
+    received_at text not null,
+    state text not null check (state in ('loaded', 'duplicate', 'quarantined')),
+    rows_loaded integer not null default 0,
+    rows_rejected integer not null default 0,
+    reason text,
+    stored_path text
+);
+create index if not exists drops_by_hash on drops (content_hash, state);
+create table if not exists pipeline_runs (
+    run_id text primary key,
+    started_at text not null,
+    finished_at text,
+    trigger text not null,
+    state text not null,
+    criteria_version text,
+    programmes integer,
+    tags integer,
+    audit_success integer,
+    failed_expectations text,
+    published_path text,
+    message text
+);
+"""
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class DropRecord:
+    """What happened to one dropped file."""
+
+    extract_id: str
+    file_name: str
+    original_path: str
+    content_hash: str
+    size_bytes: int
+    state: str
+    agency_ref: str | None = None
+    source_format: str | None = None
+    received_at: str = field(default_factory=utc_now)
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    reason: str | None = None
+    stored_path: str | None = None
+
+
+@dataclass
+class RunRecord:
+    """One build → audit → publish run."""
+
+    run_id: str
+    trigger: str
+    state: str
+    started_at: str = field(default_factory=utc_now)
+    finished_at: str | None = None
+    criteria_version: str | None = None
+    programmes: int | None = None
+    tags: int | None = None
+    audit_success: bool | None = None
+    failed_expectations: list[str] = field(default_factory=list)
+    published_path: str | None = None
+    message: str | None = None
+
+
+class Ledger:
+    """Read and write the ledger at ``path`` (created on first use)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as connection:
+            connection.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        connection = sqlite3.connect(self.path, timeout=60)
+        connection.row_factory = sqlite3.Row
+        try:
+            connection.execute("pragma journal_mode=wal")
+            with connection:
+                yield connection
+        finally:
+            connection.close()
+
+    def loaded_extract_with_hash(self, content_hash: str) -> str | None:
+        """The extract id that already loaded a file with this content, if any."""
+        with self._connect() as connection:
+            row = connection.execute(
+                "select extract_id from drops where content_hash = ? and state = 'loaded' limit 1",
+                (content_hash,),
+            ).fetchone()
+        return row["extract_id"] if row else None
+
+    def record_drop(self, drop: DropRecord) -> None:
+        values = asdict(drop)
+        columns = ", ".join(values)
+        placeholders = ", ".join(f":{name}" for name in values)
+        with self._connect() as connection:
+            connection.execute(f"insert or replace into drops ({columns}) values ({placeholders})", values)
+
+    def record_run(self, run: RunRecord) -> None:
+        values = asdict(run)
+        values["failed_expectations"] = json.dumps(run.failed_expectations)
+        values["audit_success"] = None if run.audit_success is None else int(run.audit_success)
+        columns = ", ".join(values)
+        placeholders = ", ".join(f":{name}" for name in values)
+        with self._connect() as connection:
+            connection.execute(f"insert or replace into pipeline_runs ({columns}) values ({placeholders})", values)
+
+    def recent_drops(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self._connect() as connection:
+            rows = connection.execute(
+                "select * from drops order by received_at desc, rowid desc limit ?", (limit,)
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def recent_runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        with self._connect() as connection:
+            rows = connection.execute(
+                "select * from pipeline_runs order by started_at desc, rowid desc limit ?", (limit,)
+            ).fetchall()
+        return [_decode_run(dict(row)) for row in rows]
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run with this id (for pipeline steps that run in separate processes, e.g. Airflow tasks)."""
+        with self._connect() as connection:
+            row = connection.execute("select * from pipeline_runs where run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no pipeline run {run_id!r} in {self.path}")
+        values = _decode_run(dict(row))
+        return RunRecord(**values)
+
+    def last_run_with_audit(self) -> dict[str, Any] | None:
+        with self._connect() as connection:
+            row = connection.execute(
+                "select * from pipeline_runs where audit_success is not null "
+                "order by started_at desc, rowid desc limit 1"
+            ).fetchone()
+        return _decode_run(dict(row)) if row else None
+
+    def last_run(self, state: str | None = None) -> dict[str, Any] | None:
+        query = "select * from pipeline_runs"
+        params: tuple[str, ...] = ()
+        if state:
+            query += " where state = ?"
+            params = (state,)
+        query += " order by started_at desc, rowid desc limit 1"
+        with self._connect() as connection:
+            row = connection.execute(query, params).fetchone()
+        return _decode_run(dict(row)) if row else None
+
+
+def _decode_run(row: dict[str, Any]) -> dict[str, Any]:
+    row["failed_expectations"] = json.loads(row["failed_expectations"] or "[]")
+    if row["audit_success"] is not None:
+        row["audit_success"] = bool(row["audit_success"])
+    return row

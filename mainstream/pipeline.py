@@ -1,0 +1,162 @@
+"""The pipeline as plain functions: the CLI calls them synchronously, the Airflow tasks call the same ones."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingest.drops import agency_from_landing_path, ingest_file, iter_drop_files
+from mainstream.home import Home
+from mainstream.ledger import DropRecord, Ledger, RunRecord, utc_now
+
+log = logging.getLogger(__name__)
+
+
+class AuditBlockedError(RuntimeError):
+    """The audit failed: nothing was published and the previous publication stays."""
+
+    def __init__(self, run: RunRecord) -> None:
+        super().__init__(
+            f"audit blocked publication of run {run.run_id}; failed expectations: " + "; ".join(run.failed_expectations)
+        )
+        self.run = run
+
+
+class NothingToBuildError(RuntimeError):
+    """No extract has been loaded yet."""
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def ingest_paths(
+    paths: Iterable[Path], home: Home, agency: str | None = None, progress: bool = False
+) -> list[DropRecord]:
+    """Ingest files and folders; a file's agency is ``agency`` or its ``landing/<agency>/`` folder."""
+    home.ensure()
+    ledger = Ledger(home.state_db)
+    files = list(iter_drop_files(paths))
+    if progress:
+        from tqdm import tqdm
+
+        files = tqdm(files, desc="ingest", unit="file")
+    drops = []
+    for path in files:
+        file_agency = agency or agency_from_landing_path(path, home.landing) or _agency_from_parent(path)
+        drops.append(ingest_file(path, home, agency=file_agency, ledger=ledger))
+    return drops
+
+
+def _agency_from_parent(path: Path) -> str | None:
+    """Outside landing/, a tabular file's folder names its agency when it is not a generic folder."""
+    parent = path.parent.name.lower()
+    return parent if parent and parent not in {"", ".", "data", "extracts", "landing", "claimed"} else None
+
+
+@contextmanager
+def build_lock(home: Home) -> Iterator[None]:
+    """One build at a time per home: DuckDB allows a single writer of the build file."""
+    home.ensure()
+    with (home.warehouse / "build.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def has_extracts(home: Home) -> bool:
+    folder = home.raw / "programmes"
+    return folder.is_dir() and any(not path.name.startswith("_") for path in folder.glob("*.parquet"))
+
+
+def build(home: Home, run: RunRecord, ledger: Ledger) -> None:
+    """dbt build (seeds, models, tests) into the private build file."""
+    from mainstream.transform import BuildFailedError, run_dbt
+
+    if not has_extracts(home):
+        raise NothingToBuildError(f"no extract loaded under {home.raw}; drop or process a file first")
+    try:
+        run_dbt(home, "build")
+    except BuildFailedError as error:
+        _finish(run, ledger, "build_failed", str(error))
+        raise
+    _record_counts(home, run)
+    run.state = "built"
+    ledger.record_run(run)
+
+
+def audit(home: Home, run: RunRecord, ledger: Ledger) -> None:
+    """Run the GX gate over the built marts; raise AuditBlockedError (and record it) when it fails."""
+    from mainstream.audit import audit_marts
+
+    result = audit_marts(home.build_db, home.gx_results, run.run_id)
+    run.audit_success = result.success
+    run.failed_expectations = result.failed_expectations
+    if not result.success:
+        _finish(run, ledger, "audit_failed", "publication blocked; previous publication kept")
+        raise AuditBlockedError(run)
+    run.state = "audited"
+    ledger.record_run(run)
+
+
+def publish_run(home: Home, run: RunRecord, ledger: Ledger) -> RunRecord:
+    """Publish an audited build atomically to ``published/``."""
+    from mainstream.publish import publish
+
+    if not run.audit_success:
+        raise RuntimeError(f"run {run.run_id} has not passed its audit; refusing to publish")
+    summary = {"success": True, "failed_expectations": run.failed_expectations}
+    publication = publish(home.build_db, home.published_db, run.run_id, summary)
+    run.published_path = str(publication.path)
+    _finish(run, ledger, "published", f"{len(publication.tables)} tables published")
+    return run
+
+
+def audit_and_publish(home: Home, run: RunRecord, ledger: Ledger) -> RunRecord:
+    """Audit the build; publish only when every expectation passes."""
+    audit(home, run, ledger)
+    return publish_run(home, run, ledger)
+
+
+def start_run(home: Home, trigger: str) -> tuple[RunRecord, Ledger]:
+    """Open a run in the ledger."""
+    ledger = Ledger(home.state_db)
+    run = RunRecord(run_id=new_run_id(), trigger=trigger, state="running")
+    ledger.record_run(run)
+    return run, ledger
+
+
+def build_audit_publish(home: Home, trigger: str = "cli") -> RunRecord:
+    """Build, audit and publish in one go (holding the build lock throughout)."""
+    run, ledger = start_run(home, trigger)
+    with build_lock(home):
+        try:
+            build(home, run, ledger)
+        except NothingToBuildError as error:
+            _finish(run, ledger, "nothing_to_build", str(error))
+            raise
+        return audit_and_publish(home, run, ledger)
+
+
+def _record_counts(home: Home, run: RunRecord) -> None:
+    import duckdb
+
+    with duckdb.connect(str(home.build_db), read_only=True) as connection:
+        run.programmes, run.criteria_version = connection.execute(
+            "select count(*), any_value(criteria_version) from marts.dim_programme"
+        ).fetchone()
+        run.tags = connection.execute("select count(*) from marts.fct_programme_tag").fetchone()[0]
+
+
+def _finish(run: RunRecord, ledger: Ledger, state: str, message: str) -> None:
+    run.state = state
+    run.message = message
+    run.finished_at = utc_now()
+    ledger.record_run(run)
