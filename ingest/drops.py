@@ -148,7 +148,7 @@ def _read(path: Path, source_format: str, agency: str | None, problems: list[Rec
         )
     table = read_tabular(path, source_format)
     problems.extend(table.problems)
-    headers = list(table.rows[0][1]) if table.rows else []
+    headers = table.headers
     mapping, unknown = map_headers(headers)
     if missing := missing_required(mapping):
         raise UnreadableFileError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ CSV_ENCODINGS = ("utf-8", "latin-1")
 class TabularRows:
     """Rows of one extract as ``{header: text}`` dicts, numbered from 1, plus rows the reader rejected."""
 
+    headers: list[str]
     rows: list[tuple[int, dict[str, str | None]]]
     problems: list[RecordProblem]
 
@@ -53,20 +55,26 @@ def _read_csv(path: Path) -> TabularRows:
                 """,
                 [str(path), encoding],
             )
-            rows = _fetch_rows(connection)
+            headers, rows = _fetch_rows(connection)
+            rejects = connection.execute(
+                "select line, column_name, error_type, error_message from reject_errors order by line"
+            ).fetchall()
+            if (
+                any(error_type == "INVALID ENCODING" for _, _, error_type, _ in rejects)
+                and encoding != CSV_ENCODINGS[-1]
+            ):
+                continue
             problems = [
                 RecordProblem(
                     record_number=int(line) - 1,
                     field=column_name or "(row)",
                     message=f"{error_type}: {error_message}",
                 )
-                for line, column_name, error_type, error_message in connection.execute(
-                    "select line, column_name, error_type, error_message from reject_errors order by line"
-                ).fetchall()
+                for line, column_name, error_type, error_message in rejects
             ]
             if encoding != CSV_ENCODINGS[0]:
                 log.warning("%s is not UTF-8; read it as %s", path.name, encoding)
-            return TabularRows(rows=rows, problems=problems)
+            return TabularRows(headers=headers, rows=rows, problems=problems)
         except duckdb.Error as error:
             last_error = error
             if "unicode" not in str(error).lower() and "encoding" not in str(error).lower():
@@ -77,24 +85,46 @@ def _read_csv(path: Path) -> TabularRows:
 
 
 def _read_json(path: Path) -> TabularRows:
-    connection = duckdb.connect()
+    """An array of flat objects, an object holding one such array, or one object per line (NDJSON)."""
+    text = path.read_text(encoding="utf-8-sig", errors="strict")
     try:
-        connection.execute(
-            """
-            create table extract as
-            select row_number() over () as row_number, *
-            from read_json(?, format = 'auto', records = true, maximum_depth = 2)
-            """,
-            [str(path)],
-        )
-        return TabularRows(rows=_fetch_rows(connection), problems=[])
-    except duckdb.Error as error:
-        raise UnreadableFileError(
-            f"{path.name}: cannot be read as JSON records (an array of objects or one object per line): "
-            f"{_first_line(error)}"
-        ) from error
-    finally:
-        connection.close()
+        document = json.loads(text)
+        records = _records_from_document(path, document)
+    except json.JSONDecodeError as whole_error:
+        records = []
+        for line_number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise UnreadableFileError(
+                    f"{path.name}: not JSON (line {whole_error.lineno}: {whole_error.msg}) "
+                    f"nor one JSON object per line (line {line_number} is not an object)"
+                ) from whole_error
+    headers: list[str] = []
+    rows: list[tuple[int, dict[str, str | None]]] = []
+    problems: list[RecordProblem] = []
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            problems.append(RecordProblem(number, "(record)", "is not a JSON object"))
+            continue
+        for key in record:
+            if key not in headers:
+                headers.append(key)
+        rows.append((number, {str(key): _cell_text(value) for key, value in record.items()}))
+    return TabularRows(headers=headers, rows=rows, problems=problems)
+
+
+def _records_from_document(path: Path, document: object) -> list:
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict):
+        arrays = [value for value in document.values() if isinstance(value, list)]
+        if len(arrays) == 1:
+            return arrays[0]
+        return [document]
+    raise UnreadableFileError(f"{path.name}: JSON must be an array of programme objects")
 
 
 def _read_excel(path: Path) -> TabularRows:
@@ -116,18 +146,21 @@ def _read_excel(path: Path) -> TabularRows:
             if all(cell is None or str(cell).strip() == "" for cell in row):
                 continue
             rows.append((number, {name: _cell_text(cell) for name, cell in zip(names, row, strict=False)}))
-        return TabularRows(rows=rows, problems=[])
+        return TabularRows(headers=names, rows=rows, problems=[])
     finally:
         workbook.close()
 
 
-def _fetch_rows(connection: duckdb.DuckDBPyConnection) -> list[tuple[int, dict[str, str | None]]]:
+def _fetch_rows(
+    connection: duckdb.DuckDBPyConnection,
+) -> tuple[list[str], list[tuple[int, dict[str, str | None]]]]:
     cursor = connection.execute("select * from extract order by row_number")
     names = [column[0] for column in cursor.description][1:]
-    return [
+    rows = [
         (int(row[0]), {name: _cell_text(value) for name, value in zip(names, row[1:], strict=True)})
         for row in _iter_fetch(cursor)
     ]
+    return names, rows
 
 
 def _iter_fetch(cursor: duckdb.DuckDBPyConnection, batch_size: int = 10_000) -> Iterator[tuple]:
@@ -140,6 +173,8 @@ def _cell_text(value: object) -> str | None:
         return None
     if isinstance(value, list):
         return ";".join(str(item) for item in value if item is not None)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     text = str(value)

@@ -40,8 +40,8 @@ def publish(build_db: Path, published_db: Path, run_id: str, audit_summary: dict
     connection = duckdb.connect()
     tables: list[str] = []
     try:
-        connection.execute("attach ? as build (read_only)", [str(build_db)])
-        connection.execute("attach ? as publication", [str(temporary)])
+        connection.execute(f"attach {_quote(build_db)} as build (read_only)")
+        connection.execute(f"attach {_quote(temporary)} as publication")
         for source_schema, target_schema in PUBLISHED_SCHEMAS.items():
             names = [
                 row[0]
@@ -77,6 +77,11 @@ def publish(build_db: Path, published_db: Path, run_id: str, audit_summary: dict
     os.replace(temporary, published_db)
     log.info("published %d tables to %s", len(tables), published_db)
     return Publication(published_db, run_id, published_at, tables)
+
+
+def _quote(path: Path) -> str:
+    """A path as a SQL string literal (ATTACH takes no parameters)."""
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _fsync(path: Path) -> None:

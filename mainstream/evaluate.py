@@ -1,0 +1,145 @@
+"""``mainstream eval``: measure the latest publication against labels in the rubric's format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+BINARY_LABELS = ("peace", "development", "rights", "humanitarian")
+PUBLISHED_COLUMNS = {
+    "peace": "is_peace",
+    "development": "is_development",
+    "rights": "is_rights",
+    "humanitarian": "is_humanitarian",
+}
+MARKER_LEVELS = (0, 1, 2, 3)
+
+
+class LabelsError(ValueError):
+    """The labels file is not in the rubric's format; the message names the line."""
+
+
+def read_labels(path: Path) -> list[dict[str, Any]]:
+    """Labels: one JSON object per line with id, peace, development, rights, humanitarian, hr_marker, groups."""
+    labels = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise LabelsError(f"{path.name}: line {number} is not JSON: {error.msg}") from error
+        missing = [key for key in ("id", *BINARY_LABELS, "hr_marker") if key not in record]
+        if missing:
+            raise LabelsError(f"{path.name}: line {number} lacks {', '.join(missing)}")
+        if record["hr_marker"] not in MARKER_LEVELS:
+            raise LabelsError(f"{path.name}: line {number}: hr_marker must be 0-3, not {record['hr_marker']!r}")
+        labels.append(record)
+    return labels
+
+
+def read_predictions(published_db: Path, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The published tags of the given programme ids."""
+    if not published_db.exists():
+        raise FileNotFoundError(f"{published_db}: nothing published yet; publish before evaluating")
+    with duckdb.connect(str(published_db), read_only=True) as connection:
+        connection.execute("create temp table wanted (programme_id varchar)")
+        connection.executemany("insert into wanted values (?)", [[identifier] for identifier in ids])
+        rows = connection.execute(
+            """
+            select p.programme_id, p.is_peace, p.is_development, p.is_rights, p.is_humanitarian, p.hr_marker,
+                   coalesce(list(t.criterion_code order by t.criterion_code)
+                            filter (where t.criterion_code is not null), []) as groups
+            from dim_programme p
+            join wanted using (programme_id)
+            left join fct_programme_tag t
+                on t.programme_id = p.programme_id and t.criterion_type = 'group'
+            group by all
+            """
+        ).fetchall()
+    return {
+        row[0]: {
+            "peace": row[1],
+            "development": row[2],
+            "rights": row[3],
+            "humanitarian": row[4],
+            "hr_marker": row[5],
+            "groups": list(row[6]),
+        }
+        for row in rows
+    }
+
+
+def _prf(true_positive: int, false_positive: int, false_negative: int) -> dict[str, float]:
+    precision = true_positive / (true_positive + false_positive) if true_positive + false_positive else 0.0
+    recall = true_positive / (true_positive + false_negative) if true_positive + false_negative else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "support": true_positive + false_negative,
+    }
+
+
+def evaluate(labels: list[dict[str, Any]], predictions: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    found = [label for label in labels if label["id"] in predictions]
+    report: dict[str, Any] = {
+        "labels": len(labels),
+        "evaluated": len(found),
+        "not_found": sorted(label["id"] for label in labels if label["id"] not in predictions),
+    }
+    for name in BINARY_LABELS:
+        pairs = [(bool(label[name]), bool(predictions[label["id"]][name])) for label in found]
+        report[name] = _prf(
+            sum(gold and predicted for gold, predicted in pairs),
+            sum(predicted and not gold for gold, predicted in pairs),
+            sum(gold and not predicted for gold, predicted in pairs),
+        )
+    confusion = [[0] * len(MARKER_LEVELS) for _ in MARKER_LEVELS]
+    for label in found:
+        confusion[label["hr_marker"]][predictions[label["id"]]["hr_marker"]] += 1
+    total = len(found) or 1
+    report["hr_marker"] = {
+        "exact": round(sum(confusion[level][level] for level in MARKER_LEVELS) / total, 4),
+        "within_one": round(
+            sum(confusion[g][p] for g in MARKER_LEVELS for p in MARKER_LEVELS if abs(g - p) <= 1) / total, 4
+        ),
+        "confusion": {"rows": "gold 0-3", "columns": "predicted 0-3", "matrix": confusion},
+    }
+    gold_pairs = {(label["id"], group) for label in found for group in label.get("groups", [])}
+    predicted_pairs = {(label["id"], group) for label in found for group in predictions[label["id"]]["groups"]}
+    report["groups"] = _prf(
+        len(gold_pairs & predicted_pairs), len(predicted_pairs - gold_pairs), len(gold_pairs - predicted_pairs)
+    )
+    return report
+
+
+def evaluate_publication(published_db: Path, labels_path: Path) -> dict[str, Any]:
+    labels = read_labels(labels_path)
+    predictions = read_predictions(published_db, [label["id"] for label in labels])
+    report = evaluate(labels, predictions)
+    report["published_db"] = str(published_db)
+    return report
+
+
+def format_evaluation(report: dict[str, Any]) -> str:
+    lines = [
+        f"Evaluated {report['evaluated']} of {report['labels']} labelled programmes ({report['published_db']})",
+        f"{'label':<14}{'precision':>10}{'recall':>8}{'F1':>8}{'support':>9}",
+    ]
+    for name in (*BINARY_LABELS, "groups"):
+        scores = report[name]
+        lines.append(
+            f"{name:<14}{scores['precision']:>10.3f}{scores['recall']:>8.3f}{scores['f1']:>8.3f}{scores['support']:>9}"
+        )
+    marker = report["hr_marker"]
+    lines.append(f"hr_marker exact {marker['exact']:.3f}, within one {marker['within_one']:.3f}")
+    lines.append("confusion (rows gold 0-3, columns predicted 0-3):")
+    lines.extend("  " + " ".join(f"{count:>4}" for count in row) for row in marker["confusion"]["matrix"])
+    if report["not_found"]:
+        lines.append(f"not found in the publication ({len(report['not_found'])}): " + ", ".join(report["not_found"]))
+    return "\n".join(lines)

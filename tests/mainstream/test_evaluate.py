@@ -1,0 +1,70 @@
+"""The evaluation arithmetic (the command itself runs against a real publication in test_pipeline)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mainstream.evaluate import LabelsError, evaluate, read_labels
+
+
+def _label(
+    identifier: str, marker: int, peace: int = 0, humanitarian: int = 0, groups: list[str] | None = None
+) -> dict:
+    return {
+        "id": identifier,
+        "peace": peace,
+        "development": 1,
+        "rights": int(marker >= 2),
+        "humanitarian": humanitarian,
+        "hr_marker": marker,
+        "groups": groups or [],
+    }
+
+
+def _prediction(marker: int, peace: bool = False, humanitarian: bool = False, groups: list[str] | None = None) -> dict:
+    return {
+        "peace": peace,
+        "development": True,
+        "rights": marker >= 2,
+        "humanitarian": humanitarian,
+        "hr_marker": marker,
+        "groups": groups or [],
+    }
+
+
+def test_scores_confusion_and_missing_ids() -> None:
+    labels = [
+        _label("a", 3, peace=1, groups=["children", "women_girls"]),
+        _label("b", 0, humanitarian=1),
+        _label("c", 2, groups=["refugees_asylum_seekers"]),
+        _label("missing", 1),
+    ]
+    predictions = {
+        "a": _prediction(3, peace=True, groups=["children"]),
+        "b": _prediction(2, peace=True, humanitarian=True),
+        "c": _prediction(1, groups=["refugees_asylum_seekers", "migrants"]),
+    }
+    report = evaluate(labels, predictions)
+    assert report["not_found"] == ["missing"]
+    assert report["evaluated"] == 3
+    assert report["peace"] == {"precision": 0.5, "recall": 1.0, "f1": 0.6667, "support": 1}
+    assert report["humanitarian"]["f1"] == 1.0
+    assert report["rights"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert report["hr_marker"]["exact"] == round(1 / 3, 4)
+    assert report["hr_marker"]["within_one"] == round(2 / 3, 4)
+    matrix = report["hr_marker"]["confusion"]["matrix"]
+    assert matrix[3][3] == 1 and matrix[0][2] == 1 and matrix[2][1] == 1 and sum(map(sum, matrix)) == 3
+    assert report["groups"] == {"precision": 0.6667, "recall": 0.6667, "f1": 0.6667, "support": 3}
+
+
+def test_labels_file_errors_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_text(json.dumps(_label("a", 1)) + "\n" + '{"id": "b", "peace": 0}\n')
+    with pytest.raises(LabelsError, match="line 2 lacks development, rights, humanitarian, hr_marker"):
+        read_labels(path)
+    path.write_text("not json\n")
+    with pytest.raises(LabelsError, match="line 1 is not JSON"):
+        read_labels(path)
