@@ -1,0 +1,405 @@
+"""Read IATI activity XML (``<iati-activities>`` documents) into :class:`ProgrammeRecord` s.
+
+Files are streamed one ``<iati-activity>`` at a time and each element is freed once read, so memory stays flat
+however large the file. Real publishers break the IATI 2.03 schema in many small ways (missing attributes,
+disallowed vocabularies, unparsable numbers); this reader tolerates all of that. Only two things make an activity
+unusable, and each yields a :class:`RecordProblem` instead of a record: a missing ``iati-identifier`` and a missing
+``reporting-org/@ref``. A file that is not well-formed XML, is not an ``iati-activities`` document or holds no
+activity at all raises :class:`UnreadableFileError`.
+
+Attributes and elements in other namespaces (the D-Portal ``dstore`` bookkeeping attributes, UNHCR's
+``value-USD`` elements, ...) are never looked at: every lookup below is by un-namespaced name.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from collections.abc import Iterable, Iterator
+from datetime import date
+from pathlib import Path
+
+from lxml import etree
+
+from ingest.errors import UnreadableFileError
+from ingest.records import CodeRecord, ProgrammeRecord, RecordProblem
+
+log = logging.getLogger(__name__)
+
+ROOT_TAG = "iati-activities"
+ACTIVITY_TAG = "iati-activity"
+NARRATIVE_SEPARATOR = " | "
+DEFAULT_LANGUAGE = "en"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+#: IATI DescriptionType code → ProgrammeRecord field (no @type means a general description).
+DESCRIPTION_FIELDS = {"1": "description", "2": "objectives", "3": "target_groups", "4": "other_description"}
+#: IATI ActivityDateType codes, with the IATI 1.x names still found in old files.
+_ACTUAL_START = ("2", "start-actual")
+_PLANNED_START = ("1", "start-planned")
+_ACTUAL_END = ("4", "end-actual")
+_PLANNED_END = ("3", "end-planned")
+_ORIGINAL_BUDGET = "1"
+_REVISED_BUDGET = "2"
+_TRUE = {"1", "true"}
+_FALSE = {"0", "false"}
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: lxml appends ", line L, column C" to its messages; the reader reports the position itself.
+_POSITION_SUFFIX = re.compile(r",? line \d+, column \d+$")
+
+
+def iter_iati_activities(path: Path) -> Iterator[ProgrammeRecord | RecordProblem]:
+    """Yield a record (or a problem) for each ``<iati-activity>`` of ``path``, in document order.
+
+    ``record_number`` is the 1-based position of the activity element in the file. Raises UnreadableFileError
+    when the file cannot be read as IATI activity XML; activities before a syntax error further down the file
+    may already have been yielded (the caller quarantines the whole file anyway).
+    """
+    number = 0
+    problems = 0
+    for activity in _iter_activity_elements(path):
+        number += 1
+        try:
+            item = _activity_to_record(activity, number)
+        except Exception as error:
+            # Never lose a file to one odd record: report it as that record's problem and carry on.
+            log.exception("%s: activity %d could not be read", path.name, number)
+            item = RecordProblem(number, ACTIVITY_TAG, f"could not be read: {error}")
+        finally:
+            _free(activity)
+        if isinstance(item, RecordProblem):
+            problems += 1
+        yield item
+    log.debug("%s: read %d activities (%d rejected)", path.name, number, problems)
+
+
+def _iter_activity_elements(path: Path) -> Iterator[etree._Element]:
+    """Stream the ``iati-activity`` elements of ``path``, turning every read failure into UnreadableFileError."""
+    found = False
+    try:
+        with path.open("rb") as handle:
+            if os.fstat(handle.fileno()).st_size == 0:
+                raise UnreadableFileError(f"{path.name}: the file is empty")
+            context = etree.iterparse(
+                handle,
+                events=("end",),
+                tag=ACTIVITY_TAG,
+                huge_tree=True,
+                resolve_entities=False,
+                no_network=True,
+            )
+            for _event, activity in context:
+                if not found:
+                    _check_root(path, activity.getroottree().getroot())
+                    found = True
+                yield activity
+            root = context.root
+    except etree.XMLSyntaxError as error:
+        raise UnreadableFileError(_syntax_message(path, error)) from error
+    except OSError as error:
+        raise UnreadableFileError(f"{path.name}: cannot be opened: {error}") from error
+    if root is None:
+        raise UnreadableFileError(f"{path.name}: is not an IATI activity file: it has no XML root element")
+    _check_root(path, root)
+    if not found:
+        raise UnreadableFileError(f"{path.name}: the <{ROOT_TAG}> document contains no <{ACTIVITY_TAG}> element")
+
+
+def _check_root(path: Path, root: etree._Element) -> None:
+    if root.tag != ROOT_TAG:
+        raise UnreadableFileError(
+            f"{path.name}: is not an IATI activity file: its root element is <{root.tag}>, expected <{ROOT_TAG}>"
+        )
+
+
+def _syntax_message(path: Path, error: etree.XMLSyntaxError) -> str:
+    """Name the file and where the XML breaks, in lxml's own words.
+
+    The parser's error log is preferred: with entity resolution off, lxml sometimes raises a generic
+    "no element found" at line 0 while its log holds the real error and position.
+    """
+    entry = error.error_log.filter_from_errors().last_error if error.error_log else None
+    if entry is not None and entry.line > 0:
+        line, column, reason = entry.line, entry.column, entry.message
+    else:
+        line, column = error.position or (0, 0)
+        reason = error.msg or str(error)
+    reason = _POSITION_SUFFIX.sub("", reason.strip()) or "unreadable XML"
+    where = f" at line {line}, column {column}" if line > 0 else ""
+    return f"{path.name}: is not well-formed XML{where}: {reason}"
+
+
+def _free(activity: etree._Element) -> None:
+    """Release a processed activity and everything before it, so a huge file never builds up in memory."""
+    activity.clear(keep_tail=True)
+    parent = activity.getparent()
+    if parent is None:
+        return
+    while activity.getprevious() is not None:
+        del parent[0]
+
+
+def _activity_to_record(activity: etree._Element, number: int) -> ProgrammeRecord | RecordProblem:
+    """Map one activity element to a record, or say why it cannot be loaded."""
+    identifier = activity.find("iati-identifier")
+    # Stripped only: an identifier is kept exactly as published inside (some carry spaces, e.g. UNICEF's).
+    programme_id = "".join(identifier.itertext()).strip() if identifier is not None else ""
+    if not programme_id:
+        return RecordProblem(number, "iati-identifier", "missing or empty iati-identifier")
+    reporting_org = activity.find("reporting-org")
+    agency_ref = _attr(reporting_org, "ref")
+    if not agency_ref:
+        return RecordProblem(number, "reporting-org/@ref", "missing or empty reporting-org/@ref", programme_id)
+    activity_language = (_attr(activity, XML_LANG) or DEFAULT_LANGUAGE).lower()
+    languages: set[str] = set()
+    descriptions: dict[str, list[str]] = {field: [] for field in DESCRIPTION_FIELDS.values()}
+    for element in activity.iterchildren("description"):
+        field = DESCRIPTION_FIELDS.get(_attr(element, "type") or "1")
+        text = _narratives(element, activity_language, languages)
+        if field and text:
+            descriptions[field].append(text)
+    title = _narratives(activity.find("title"), activity_language, languages)
+    budget_value, budget_currency = _budget(activity)
+    return ProgrammeRecord(
+        programme_id=programme_id,
+        record_number=number,
+        agency_ref=agency_ref,
+        reporting_org_name=_narratives(reporting_org),
+        title=title,
+        description=_joined(descriptions["description"]),
+        objectives=_joined(descriptions["objectives"]),
+        target_groups=_joined(descriptions["target_groups"]),
+        other_description=_joined(descriptions["other_description"]),
+        languages=",".join(sorted(languages or {activity_language})),
+        activity_status=_attr(activity.find("activity-status"), "code"),
+        start_date=_activity_date(activity, _ACTUAL_START, _PLANNED_START),
+        end_date=_activity_date(activity, _ACTUAL_END, _PLANNED_END),
+        humanitarian_flag=_flag(_attr(activity, "humanitarian")),
+        default_currency=_attr(activity, "default-currency"),
+        budget_value=budget_value,
+        budget_currency=budget_currency,
+        codes=_codes(activity),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------- text
+
+
+def _clean(value: str | None) -> str | None:
+    """Collapse all whitespace runs to one space; None for empty text."""
+    if value is None:
+        return None
+    text = " ".join(value.split())
+    return text or None
+
+
+def _text(element: etree._Element | None) -> str | None:
+    """The element's whole text content (comments and processing instructions left out), cleaned."""
+    if element is None:
+        return None
+    return _clean("".join(element.itertext()))
+
+
+def _attr(element: etree._Element | None, name: str) -> str | None:
+    """An attribute's value stripped; None when the element or attribute is absent or blank."""
+    if element is None:
+        return None
+    value = element.get(name)
+    if value is None:
+        return None
+    return value.strip() or None
+
+
+def _narratives(
+    element: etree._Element | None, default_language: str = DEFAULT_LANGUAGE, languages: set[str] | None = None
+) -> str | None:
+    """Join an element's narratives with " | " (its direct text for IATI 1.x); note their languages."""
+    if element is None:
+        return None
+    parts: list[str] = []
+    narratives = list(element.iterchildren("narrative"))
+    for narrative in narratives:
+        text = _text(narrative)
+        if text:
+            parts.append(text)
+            if languages is not None:
+                languages.add((_attr(narrative, XML_LANG) or default_language).lower())
+    if not narratives:
+        text = _clean(element.text)
+        if text:
+            parts.append(text)
+            if languages is not None:
+                languages.add((_attr(element, XML_LANG) or default_language).lower())
+    return _joined(parts)
+
+
+def _joined(parts: list[str]) -> str | None:
+    return NARRATIVE_SEPARATOR.join(parts) or None
+
+
+# ---------------------------------------------------------------------------------------------------- values
+
+
+def _parse_date(value: str | None) -> date | None:
+    """The YYYY-MM-DD date at the start of an IATI iso-date; None when absent or not a real date."""
+    if not value or not _ISO_DATE.match(value[:10]):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _parse_number(value: str | None) -> float | None:
+    """A finite decimal number, or None (IATI values are plain xsd:decimal: no thousands separators)."""
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _flag(value: str | None) -> bool | None:
+    if value is None:
+        return None
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    return None
+
+
+def _activity_date(activity: etree._Element, *preferences: tuple[str, ...]) -> date | None:
+    """The first valid date among activity-dates of the preferred types, tried in order (actual before planned)."""
+    dates = list(activity.iterchildren("activity-date"))
+    for types in preferences:
+        for element in dates:
+            if _attr(element, "type") in types:
+                parsed = _parse_date(_attr(element, "iso-date"))
+                if parsed is not None:
+                    return parsed
+    return None
+
+
+def _budget(activity: etree._Element) -> tuple[float | None, str | None]:
+    """Total original budget (type 1, or no @type), else total revised budget (type 2), with its currency.
+
+    Only values in the currency of the first summed value are added up; a budget line in another currency is
+    left out (with a warning) rather than added to a total it does not belong to.
+    """
+    budgets = list(activity.iterchildren("budget"))
+    default_currency = _attr(activity, "default-currency")
+    for wanted in (_ORIGINAL_BUDGET, _REVISED_BUDGET):
+        values: list[tuple[float, str | None]] = []
+        for budget in budgets:
+            if (_attr(budget, "type") or _ORIGINAL_BUDGET) != wanted:
+                continue
+            value_element = budget.find("value")
+            amount = _parse_number(_text(value_element))
+            if amount is not None:
+                values.append((amount, _attr(value_element, "currency") or default_currency))
+        if values:
+            currency = values[0][1]
+            kept = [amount for amount, value_currency in values if value_currency == currency]
+            if len(kept) < len(values):
+                log.warning(
+                    "%s: budget lines in several currencies; only the %s ones are totalled",
+                    _text(activity.find("iati-identifier")),
+                    currency,
+                )
+            return sum(kept), currency
+    return None, None
+
+
+# ---------------------------------------------------------------------------------------------------- codes
+
+
+def _codes(activity: etree._Element) -> list[CodeRecord]:
+    """Every code the publisher attached: sectors, policy markers, tags, humanitarian scopes, places."""
+    codes: list[CodeRecord] = []
+    sectors = list(activity.iterchildren("sector"))
+    codes.extend(_sector_codes(sectors))
+    if not sectors:
+        codes.extend(_transaction_sector_codes(activity))
+    for element in activity.iterchildren("policy-marker"):
+        if code := _attr(element, "code"):
+            codes.append(
+                CodeRecord(
+                    "policy_marker",
+                    _attr(element, "vocabulary") or "1",
+                    code,
+                    significance=_attr(element, "significance"),
+                    narrative=_narratives(element),
+                )
+            )
+    for element in activity.iterchildren("tag"):
+        if code := _attr(element, "code"):
+            codes.append(CodeRecord("tag", _attr(element, "vocabulary") or "1", code, narrative=_narratives(element)))
+    for element in activity.iterchildren("humanitarian-scope"):
+        if code := _attr(element, "code"):
+            codes.append(
+                CodeRecord(
+                    "humanitarian_scope",
+                    _attr(element, "vocabulary") or "",
+                    code,
+                    significance=_attr(element, "type"),
+                    narrative=_narratives(element),
+                )
+            )
+    for element in activity.iterchildren("recipient-country"):
+        if code := _attr(element, "code"):
+            codes.append(
+                CodeRecord(
+                    "recipient_country",
+                    "ISO3166-1",
+                    code.upper(),
+                    percentage=_parse_number(_attr(element, "percentage")),
+                    narrative=_narratives(element),
+                )
+            )
+    for element in activity.iterchildren("recipient-region"):
+        if code := _attr(element, "code"):
+            codes.append(
+                CodeRecord(
+                    "recipient_region",
+                    _attr(element, "vocabulary") or "1",
+                    code,
+                    percentage=_parse_number(_attr(element, "percentage")),
+                    narrative=_narratives(element),
+                )
+            )
+    return codes
+
+
+def _sector_codes(elements: Iterable[etree._Element], with_percentage: bool = True) -> Iterator[CodeRecord]:
+    """Sector codes (vocabulary 1, DAC 5-digit, when none is given); elements without a code are skipped."""
+    for element in elements:
+        if code := _attr(element, "code"):
+            yield CodeRecord(
+                "sector",
+                _attr(element, "vocabulary") or "1",
+                code,
+                percentage=_parse_number(_attr(element, "percentage")) if with_percentage else None,
+                narrative=_narratives(element),
+            )
+
+
+def _transaction_sector_codes(activity: etree._Element) -> list[CodeRecord]:
+    """Sectors declared on transactions (used when the activity declares none), once per vocabulary and code.
+
+    A transaction's sector says what that transaction paid for, not a share of the programme: no percentage.
+    """
+    seen: set[tuple[str, str]] = set()
+    codes: list[CodeRecord] = []
+    for transaction in activity.iterchildren("transaction"):
+        for record in _sector_codes(transaction.iterchildren("sector"), with_percentage=False):
+            key = (record.vocabulary, record.code)
+            if key not in seen:
+                seen.add(key)
+                codes.append(record)
+    return codes
