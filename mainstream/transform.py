@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mainstream.home import DBT_PROJECT_DIR, Home
 
@@ -38,24 +42,41 @@ def dbt_environment(home: Home) -> dict[str, str]:
 
 
 def run_dbt(home: Home, *args: str) -> BuildResult:
-    """Run one dbt command in-process (``build`` by default) and raise BuildFailedError on any failure."""
-    from dbt.cli.main import dbtRunner  # imported here: dbt is heavy and not needed to parse DAGs
+    """Run one dbt command (``build`` by default) in a child process; raise BuildFailedError on any failure.
 
+    A child process, not dbtRunner in this one: dbt-duckdb keeps its DuckDB instance open for the life of
+    the process, which would stop the audit and publish steps from opening the build file read-only.
+    """
     home.ensure()
-    os.environ.update(dbt_environment(home))
     command = list(args) or ["build"]
+    executable = Path(sys.executable).with_name("dbt")
     log.info("dbt %s (project %s, build file %s)", " ".join(command), DBT_PROJECT_DIR, home.build_db)
-    result = dbtRunner().invoke(
-        [*command, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--quiet"]
+    completed = subprocess.run(
+        [str(executable), *command, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        env={**os.environ, **dbt_environment(home)},
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    if result.exception is not None:
-        raise BuildFailedError([f"dbt could not run: {result.exception}"]) from result.exception
-    node_results = list(getattr(result.result, "results", []) or [])
+    log.debug("dbt output:\n%s", completed.stdout)
+    node_results = _read_run_results(home)
     failures = [
-        f"{node.node.unique_id}: {node.status}" + (f" ({node.message})" if node.message else "")
+        f"{node['unique_id']}: {node['status']}" + (f" ({node['message']})" if node.get("message") else "")
         for node in node_results
-        if str(node.status) in {"error", "fail", "runtime error"}
+        if node["status"] in {"error", "fail", "runtime error"}
     ]
-    if failures or not result.success:
-        raise BuildFailedError(failures or ["dbt reported failure without node results"])
+    if completed.returncode != 0 or failures:
+        detail = failures or [_last_lines(completed.stdout + completed.stderr)]
+        raise BuildFailedError(detail)
     return BuildResult(nodes_run=len(node_results))
+
+
+def _read_run_results(home: Home) -> list[dict]:
+    path = home.dbt_target / "run_results.json"
+    if not path.exists():
+        return []
+    return json.loads(path.read_text()).get("results", [])
+
+
+def _last_lines(output: str, count: int = 15) -> str:
+    return "\n".join(line for line in output.strip().splitlines()[-count:])

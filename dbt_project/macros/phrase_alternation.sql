@@ -1,13 +1,32 @@
-{#- Build, at run time, one RE2 alternation from a seed column of phrases (longest first, so a guard such
-    as "human resources" wins over a shorter phrase at the same place). Criteria stay data: the SQL only
-    reads the seed. -#}
-{% macro phrase_alternation(relation, column) -%}
-    {%- if not execute -%}{{ return('x') }}{%- endif -%}
+{#- Build, at run time, RE2 alternations of the criteria phrases (longest first), split into chunks of
+    `chunk_size`: RE2 runs a large alternation as a DFA only while it fits RE2's memory budget, and falls
+    back to a far slower engine beyond it (measured here: 250 phrases per chunk stay fast, 500 do not).
+    `guards` selects the phrases of guard rules (false friends removed before matching) or all others.
+    Criteria stay data: the SQL only reads the seeds. -#}
+{% macro phrase_alternations(phrases_relation, rules_relation, guards=false, chunk_size=200) -%}
+    {%- if not execute -%}{{ return(['x']) }}{%- endif -%}
     {%- set query -%}
-        select distinct {{ normalise_text(column) }} as phrase
-        from {{ relation }}
+        select distinct {{ normalise_text('phrases.phrase') }} as phrase
+        from {{ phrases_relation }} as phrases
+        inner join {{ rules_relation }} as rules on rules.rule_id = phrases.rule_id
+        where rules.is_guard = {{ 1 if guards else 0 }}
         order by length(phrase) desc, phrase
     {%- endset -%}
-    {%- set phrases = run_query(query).columns[0].values() -%}
-    {{ return(phrases | join('|') | replace("'", "''")) }}
+    {%- set phrases = run_query(query).columns[0].values() | list -%}
+    {%- if not phrases -%}{{ return(['(?!)x']) }}{%- endif -%}
+    {%- set chunk_count = ((phrases | length) / chunk_size) | round(0, 'ceil') | int -%}
+    {%- set chunks = [] -%}
+    {%- for index in range(chunk_count) -%}
+        {%- do chunks.append(phrases[index::chunk_count] | join('|') | replace("'", "''")) -%}
+    {%- endfor -%}
+    {{ return(chunks) }}
+{%- endmacro %}
+
+{#- One alternation of the values of a small seed column (e.g. negation cues). -#}
+{% macro value_alternation(relation, column) -%}
+    {%- if not execute -%}{{ return('x') }}{%- endif -%}
+    {%- set query -%}
+        select distinct {{ normalise_text(column) }} as value from {{ relation }} order by length(value) desc, value
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values() | join('|') | replace("'", "''")) }}
 {%- endmacro %}

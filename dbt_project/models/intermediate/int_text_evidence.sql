@@ -1,10 +1,11 @@
 -- Text evidence: every criteria phrase found in a programme's texts, one row per match.
--- One pass of a single RE2 alternation over each text finds candidate spans (set-based, no
--- programme x rule cross join); distinct spans are then mapped to the phrases they fully match.
+-- Each distinct text is scanned once by a few RE2 alternations of all phrases (set-based, no
+-- programme x rule cross join); distinct matched spans are then mapped to the phrases they fully match.
 
-{%- set cues = phrase_alternation(ref('criteria_negation_cues'), 'cue') %}
-{%- set phrases = phrase_alternation(ref('criteria_text_phrases'), 'phrase') %}
-{%- set negation_prefix = '(?:(?:' ~ cues ~ ') (?:\w+ ){0,2})' %}
+{%- set cues = value_alternation(ref('criteria_negation_cues'), 'cue') %}
+{%- set guard_chunks = phrase_alternations(ref('criteria_text_phrases'), ref('criteria_text_rules'), guards=true) %}
+{%- set phrase_chunks = phrase_alternations(ref('criteria_text_phrases'), ref('criteria_text_rules')) %}
+{%- set negation_prefix = '(?:(?:' ~ cues ~ ') (?:\w+ ){0,2}?)' %}
 
 with
 
@@ -20,10 +21,32 @@ phrases as (
         rule_id,
         language,
         phrase,
-        {{ normalise_text('phrase') }} as phrase_pattern,
-        -- The literal start of the phrase (up to its first regex operator): a cheap join key.
-        regexp_extract({{ normalise_text('phrase') }}, '^[^\\()\[\]?*+|{{ '{' }}.]*') as literal_prefix
+        {{ normalise_text('phrase') }} as normalised_phrase
     from {{ ref('criteria_text_phrases') }}
+
+),
+
+phrases_with_prefix as (
+
+    -- The literal start of each phrase, up to its first regex operator (minus the character a following
+    -- quantifier makes optional, as in "elections?"): a cheap join key before the full regex check.
+    select
+        *,
+        regexp_extract(normalised_phrase, '^[^\\()\[\]?*+|{{ '{' }}.]*') as literal_run
+    from phrases
+
+),
+
+phrase_keys as (
+
+    select
+        *,
+        case
+            when substr(normalised_phrase, length(literal_run) + 1, 1) in ('?', '*', '{{ '{' }}')
+                then left(literal_run, length(literal_run) - 1)
+            else literal_run
+        end as literal_prefix
+    from phrases_with_prefix
 
 ),
 
@@ -33,15 +56,45 @@ rules as (
 
 ),
 
-spans as (
+distinct_texts as (
+
+    -- Publishers repeat texts (generic titles, boilerplate descriptions): scan each distinct text once.
+    select distinct normalised_text from texts
+
+),
+
+guarded_texts as (
+
+    -- False friends ("human resources", "rights-of-way", "copyright") are blanked out before matching.
+    select
+        normalised_text,
+        {%- set guarded = namespace(expression='normalised_text') %}
+        {%- for chunk in guard_chunks %}
+        {%- set guarded.expression = "regexp_replace(" ~ guarded.expression ~ ", '\\b(?:" ~ chunk ~ ")\\b', ' # ', 'g')" %}
+        {%- endfor %}
+        {{ guarded.expression }} as matchable_text
+    from distinct_texts
+
+),
+
+text_spans as (
 
     select
-        programme_id,
-        source_field,
-        unnest(regexp_extract_all(
-            normalised_text, '{{ negation_prefix }}?\b(?:{{ phrases }})\b'
+        normalised_text,
+        unnest(list_concat(
+            {%- for chunk in phrase_chunks %}
+            regexp_extract_all(matchable_text, '{{ negation_prefix }}?\b(?:{{ chunk }})\b'){{ ',' if not loop.last }}
+            {%- endfor %}
         )) as matched_span
+    from guarded_texts
+
+),
+
+spans as (
+
+    select texts.programme_id, texts.source_field, text_spans.matched_span
     from texts
+    inner join text_spans on text_spans.normalised_text = texts.normalised_text
 
 ),
 
@@ -56,38 +109,58 @@ split_spans as (
 
 ),
 
-distinct_texts as (
+distinct_matches as (
 
-    select distinct matched_text from split_spans
+    -- Both readings of each span: as a whole (a phrase may itself start with a negation word, as in
+    -- "no dejar a nadie atras"), and without a leading negation cue.
+    select matched_span as matched_text from split_spans
+    union
+    select matched_text from split_spans
 
 ),
 
 text_phrases as (
 
     select
-        distinct_texts.matched_text,
-        phrases.rule_id,
-        phrases.language,
-        phrases.phrase
-    from distinct_texts
-    inner join phrases on starts_with(distinct_texts.matched_text, phrases.literal_prefix)
-    where regexp_full_match(distinct_texts.matched_text, phrases.phrase_pattern)
+        distinct_matches.matched_text,
+        phrase_keys.rule_id,
+        phrase_keys.language,
+        phrase_keys.phrase
+    from distinct_matches
+    inner join phrase_keys on starts_with(distinct_matches.matched_text, phrase_keys.literal_prefix)
+    where regexp_full_match(distinct_matches.matched_text, phrase_keys.normalised_phrase)
+
+),
+
+resolved_spans as (
+
+    -- A span that is a phrase as a whole is not negated; otherwise it is read without its negation cue.
+    select
+        split_spans.programme_id,
+        split_spans.source_field,
+        coalesce(whole.matched_text, split_spans.matched_text) as matched_text,
+        whole.matched_text is null and split_spans.matched_span <> split_spans.matched_text as is_negated
+    from split_spans
+    left join (select distinct matched_text from text_phrases) as whole
+        on whole.matched_text = split_spans.matched_span
 
 ),
 
 evidence as (
 
     select
-        split_spans.programme_id,
+        resolved_spans.programme_id,
         rules.rule_id,
         'text' as rule_kind,
-        split_spans.source_field,
-        split_spans.matched_text,
+        resolved_spans.source_field,
+        resolved_spans.matched_text,
         text_phrases.phrase as matched_phrase,
         text_phrases.language,
-        split_spans.matched_span <> split_spans.matched_text as is_negated,
+        resolved_spans.is_negated,
+        -- What the title names is the programme's aim; every other field is body text (some publishers
+        -- put their whole description in objectives).
         case
-            when split_spans.source_field in ('title', 'objectives') then rules.marker_level_title
+            when resolved_spans.source_field = 'title' then rules.marker_level_title
             else rules.marker_level_body
         end as marker_level,
         rules.pillar_code,
@@ -98,11 +171,10 @@ evidence as (
         rules.area_code,
         cast(null as varchar) as sdg_target,
         rules.rule_description
-    from split_spans
-    inner join text_phrases on text_phrases.matched_text = split_spans.matched_text
+    from resolved_spans
+    inner join text_phrases on text_phrases.matched_text = resolved_spans.matched_text
     inner join rules on rules.rule_id = text_phrases.rule_id
-    where rules.is_guard = 0
-        and not (rules.negatable = 1 and split_spans.matched_span <> split_spans.matched_text)
+    where not (rules.negatable = 1 and resolved_spans.is_negated)
 
 ),
 

@@ -18,8 +18,13 @@ renamed as (
         ---------- strings
         code_type,
         coalesce(nullif(trim(vocabulary), ''), '1') as vocabulary,
-        -- Codes are kept as published: leading zeros ("01") are meaningful to some publishers.
-        trim(code) as code,
+        -- Codes are kept as published (leading zeros such as "01" are meaningful to some publishers),
+        -- except SDG targets, which some publishers upper-case ("5.B" is target 5.b).
+        case
+            when (code_type = 'sector' and vocabulary in ('7', '8')) or (code_type = 'tag' and vocabulary in ('2', '3'))
+                then lower(trim(code))
+            else trim(code)
+        end as code,
         nullif(trim(significance), '') as significance,
         nullif(trim(narrative), '') as narrative,
 

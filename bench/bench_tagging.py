@@ -1,0 +1,87 @@
+"""Benchmark: tag N synthetic programmes (default 1,000,000) in the dbt build; report wall time and peak RSS.
+
+    .venv/bin/python -m bench.bench_tagging --count 1000000
+
+Generates the raw zone (not timed), seeds the criteria (not timed), then times `dbt run` of the tagging
+models and the full `dbt build` (models plus every data and unit test) in child processes, reading each
+child's peak resident memory from the kernel. Results go to stdout and bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.generate_programmes import generate
+from mainstream.home import DBT_PROJECT_DIR, Home
+from mainstream.transform import dbt_environment
+
+log = logging.getLogger("bench.tagging")
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+def _timed_dbt(home: Home, *args: str) -> dict[str, float]:
+    """Run dbt in a child process; return its wall seconds and peak RSS in MB."""
+    command = [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(DBT_PROJECT_DIR), "--quiet"]
+    environment = {**os.environ, **dbt_environment(home)}
+    script = (
+        "import resource, subprocess, sys, time, json; t = time.perf_counter(); "
+        "code = subprocess.run(sys.argv[1:]).returncode; "
+        "print(json.dumps({'seconds': time.perf_counter() - t, "
+        "'peak_rss_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 'exit': code}))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script, *command], env=environment, capture_output=True, text=True, check=False
+    )
+    measured = json.loads(completed.stdout.strip().splitlines()[-1])
+    if measured["exit"] != 0:
+        raise RuntimeError(f"dbt {' '.join(args)} failed:\n{completed.stdout}\n{completed.stderr}")
+    return {"seconds": round(measured["seconds"], 2), "peak_rss_mb": round(measured["peak_rss_mb"], 1)}
+
+
+def run(count: int, home_root: Path) -> dict:
+    home = Home(home_root).ensure()
+    started = time.perf_counter()
+    generate(home.raw, count)
+    log.info("raw zone ready in %.1f s", time.perf_counter() - started)
+    _timed_dbt(home, "seed")
+    tagging = _timed_dbt(home, "run")
+    build = _timed_dbt(home, "build")
+    result = {
+        "benchmark": "tagging",
+        "programmes": count,
+        "dbt_run_models": tagging,
+        "dbt_build_with_tests": build,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "targets": {"seconds": 30, "peak_rss_mb": 4096},
+    }
+    RESULTS_DIR.mkdir(exist_ok=True)
+    (RESULTS_DIR / f"tagging-{count}.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=1_000_000)
+    parser.add_argument("--home", type=Path, help="where to build (default: a temporary directory)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.home:
+        print(json.dumps(run(args.count, args.home), indent=2))
+        return
+    with tempfile.TemporaryDirectory(prefix="mainstream-bench-") as directory:
+        print(json.dumps(run(args.count, Path(directory)), indent=2))
+
+
+if __name__ == "__main__":
+    main()

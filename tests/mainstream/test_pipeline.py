@@ -1,0 +1,142 @@
+"""The whole pipeline for real: ingest → dbt build → GX audit → publish, on real IATI records and a CSV."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from mainstream.cli import main
+from mainstream.home import SAMPLE_DATA_DIR, Home
+from mainstream.ledger import Ledger
+from mainstream.pipeline import AuditBlockedError, audit, build_audit_publish, ingest_paths, start_run
+from tests.helpers import FIXTURES
+
+pytestmark = pytest.mark.xdist_group("pipeline")
+
+
+@pytest.fixture(scope="module")
+def published_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    home = Home(tmp_path_factory.mktemp("pipeline") / "home").ensure()
+    ingest_paths([FIXTURES / "iati" / "gold_dev.xml", SAMPLE_DATA_DIR / "csv" / "undp" / "programmes.csv"], home)
+    build_audit_publish(home)
+    return home
+
+
+def _query(path: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_published_marts_hold_every_programme_with_lineage(published_home: Home) -> None:
+    rows = _query(
+        published_home.published_db, "select source_format, count(*) from dim_programme group by 1 order by 1"
+    )
+    assert rows == [("csv", 12), ("iati_xml", 33)]
+    agencies = _query(
+        published_home.published_db,
+        "select agency_code, count(*) from dim_programme where source_file = 'gold_dev.xml' group by 1 order by 1",
+    )
+    assert agencies == [
+        ("fao", 3),
+        ("iom", 5),
+        ("ocha-cbpf", 4),
+        ("ocha-cerf", 2),
+        ("undp", 10),
+        ("unhcr", 1),
+        ("unicef", 2),
+        ("unido", 1),
+        ("unwomen", 2),
+        ("who", 3),
+    ], "the agency of IATI XML comes from reporting-org"
+    csv_agencies = _query(
+        published_home.published_db, "select distinct agency_code from dim_programme where source_format = 'csv'"
+    )
+    assert csv_agencies == [("undp",)], "the agency of a CSV comes from its folder"
+    lineage = _query(
+        published_home.published_db,
+        "select count(*) from dim_programme where extract_id is null or content_hash is null or record_number is null",
+    )
+    assert lineage == [(0,)]
+
+
+def test_every_tag_carries_rule_field_matched_text_and_criteria_version(published_home: Home) -> None:
+    [(tags, incomplete, versions)] = _query(
+        published_home.published_db,
+        """
+        select count(*),
+               count(*) filter (where rule_id is null or source_field is null or matched_text is null),
+               count(distinct criteria_version)
+        from fct_programme_tag
+        """,
+    )
+    assert tags > 100 and incomplete == 0 and versions == 1
+    rights_without_marker = _query(
+        published_home.published_db, "select count(*) from dim_programme where is_rights <> (hr_marker >= 2)"
+    )
+    assert rights_without_marker == [(0,)]
+    no_pillar = _query(
+        published_home.published_db,
+        "select count(*) from dim_programme where not (is_peace or is_development or is_rights)",
+    )
+    assert no_pillar == [(0,)]
+
+
+def test_gbv_child_protection_record_is_principal_with_cited_evidence(published_home: Home) -> None:
+    [(marker, justification, groups)] = _query(
+        published_home.published_db,
+        """
+        select p.hr_marker, p.marker_justification,
+               list(t.criterion_code order by t.criterion_code) filter (where t.criterion_type = 'group')
+        from dim_programme p join fct_programme_tag t using (programme_id)
+        where p.programme_id = 'XM-DAC-41122-Costa Rica-1020/A0/06/002/003'
+        group by all
+        """,
+    )
+    assert marker == 3
+    assert justification.startswith("Marker 3 (principal): ")
+    assert "children" in groups
+
+
+def test_eval_command_reports_metrics_as_json(published_home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["--home", str(published_home.root), "eval", "--labels", str(FIXTURES / "gold" / "dev.jsonl"), "--json"]
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert report["evaluated"] == 33 and report["not_found"] == []
+    assert set(report) >= {"peace", "development", "rights", "humanitarian", "hr_marker", "groups"}
+    assert 0 <= report["hr_marker"]["exact"] <= report["hr_marker"]["within_one"] <= 1
+    assert sum(map(sum, report["hr_marker"]["confusion"]["matrix"])) == 33
+
+
+def test_failed_audit_blocks_publication_and_is_recorded(published_home: Home, tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    shutil.copytree(published_home.root, home.root)
+    before = _query(home.published_db, "select run_id from publication")
+    with duckdb.connect(str(home.build_db)) as connection:
+        connection.execute("update marts.dim_programme set hr_marker = 7 where programme_id like 'UNDP-CSV-%'")
+    run, ledger = start_run(home, trigger="test")
+    with pytest.raises(AuditBlockedError) as blocked:
+        audit(home, run, ledger)
+    assert any(
+        item.startswith("dim_programme.hr_marker: expect_column_values_to_be_in_set")
+        for item in blocked.value.run.failed_expectations
+    )
+    assert _query(home.published_db, "select run_id from publication") == before, "previous publication stays"
+    recorded = Ledger(home.state_db).get_run(run.run_id)
+    assert recorded.state == "audit_failed" and recorded.audit_success is False
+    assert recorded.failed_expectations == blocked.value.run.failed_expectations
+    assert json.loads(next(home.gx_results.glob(f"{run.run_id}.json")).read_text())["success"] is False
+
+
+def test_status_reports_drops_audit_and_publication(published_home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--home", str(published_home.root), "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert {drop["file_name"] for drop in status["drops"]} == {"gold_dev.xml", "programmes.csv"}
+    assert status["last_publication"]["state"] == "published"
+    assert status["last_publication"]["programmes"] == 45
+    assert status["last_audit"]["audit_success"] is True
