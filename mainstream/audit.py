@@ -19,11 +19,22 @@ from mainstream.home import EXPECTATIONS_DIR
 log = logging.getLogger(__name__)
 
 #: Mart → GX validation definition that audits it. Every published mart is audited.
-VALIDATIONS = {
-    "dim_programme": "dim_programme_gate",
-    "fct_programme_tag": "fct_programme_tag_gate",
-    "fct_programme_evidence": "fct_programme_evidence_gate",
-}
+AUDITED_MARTS = (
+    "dim_programme",
+    "fct_programme_tag",
+    "fct_programme_evidence",
+    "fct_marker_discrepancy",
+    "bridge_programme_right",
+    "bridge_programme_group",
+    "bridge_programme_sdg_target",
+    "bridge_programme_treaty",
+    "coverage_pillar",
+    "coverage_rights_by_country",
+    "coverage_groups_by_country",
+    "coverage_nexus",
+    "coverage_agency_scorecard",
+)
+VALIDATIONS = {mart: f"{mart}_gate" for mart in AUDITED_MARTS}
 
 
 @dataclass

@@ -3,7 +3,7 @@
     back to a far slower engine beyond it (measured here: 250 phrases per chunk stay fast, 500 do not).
     `guards` selects the phrases of guard rules (false friends removed before matching) or all others.
     Criteria stay data: the SQL only reads the seeds. -#}
-{% macro phrase_alternations(phrases_relation, rules_relation, guards=false, chunk_size=200) -%}
+{% macro phrase_alternations(phrases_relation, rules_relation, guards=false, chunk_size=250) -%}
     {%- if not execute -%}{{ return(['x']) }}{%- endif -%}
     {%- set query -%}
         select distinct {{ normalise_text('phrases.phrase') }} as phrase

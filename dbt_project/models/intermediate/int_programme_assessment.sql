@@ -27,6 +27,12 @@ criteria_version as (
 
 ),
 
+publisher_markers as (
+
+    select * from {{ ref('int_publisher_markers') }}
+
+),
+
 per_programme as (
 
     select
@@ -81,6 +87,9 @@ assessed as (
             as is_development,
         coalesce(per_programme.has_humanitarian_evidence, false) as is_humanitarian,
         programmes.is_humanitarian_by_publisher,
+        publisher_markers.publisher_gender_marker,
+        publisher_markers.publisher_governance_marker,
+        publisher_markers.publisher_disability_marker,
         per_programme.publisher_marker_level,
         coalesce(per_programme.evidence_count, 0) as evidence_count,
         'Marker ' || coalesce(per_programme.hr_marker, 0) || ' (' || marker_levels.marker_label || ')'
@@ -90,6 +99,7 @@ assessed as (
     from programmes
     left join per_programme on per_programme.programme_id = programmes.programme_id
     left join justification on justification.programme_id = programmes.programme_id
+    left join publisher_markers on publisher_markers.programme_id = programmes.programme_id
     left join marker_levels on marker_levels.marker_level = coalesce(per_programme.hr_marker, 0)
     cross join criteria_version
 

@@ -59,4 +59,3 @@ stamped as (
 )
 
 select * from stamped
-qualify row_number() over (partition by evidence_id order by marker_level desc) = 1

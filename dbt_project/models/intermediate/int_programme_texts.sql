@@ -1,4 +1,4 @@
--- Every text a rule may read, one row per programme and field, normalised once for matching.
+-- Every text a rule may read, one row per programme and field, as published.
 
 with
 
@@ -43,18 +43,6 @@ all_texts as (
     union all
     select programme_id, source_field, original_text from sector_narratives
 
-),
-
-normalised as (
-
-    select
-        programme_id,
-        source_field,
-        original_text,
-        {{ normalise_text('original_text') }} as normalised_text
-    from all_texts
-    where original_text is not null
-
 )
 
-select * from normalised
+select * from all_texts where original_text is not null

@@ -46,6 +46,9 @@ final as (
         assessments.marker_justification,
         assessments.evidence_count,
         assessments.is_humanitarian_by_publisher,
+        assessments.publisher_gender_marker,
+        assessments.publisher_governance_marker,
+        assessments.publisher_disability_marker,
         assessments.publisher_marker_level,
         assessments.criteria_version,
 

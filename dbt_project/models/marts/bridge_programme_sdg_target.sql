@@ -1,0 +1,34 @@
+-- Programme x SDG target the publisher coded (sector vocabulary 8 or tag vocabulary 3), with its text.
+
+with
+
+tags as (
+
+    select * from {{ ref('fct_programme_tag') }} where criterion_type = 'sdg_target'
+
+),
+
+targets as (
+
+    select * from {{ ref('ref_sdg_targets') }}
+
+),
+
+final as (
+
+    select
+        tags.programme_tag_id as programme_sdg_target_id,
+        tags.programme_id,
+        tags.criterion_code as sdg_target,
+        targets.sdg_goal,
+        targets.sdg_target_text,
+        tags.rule_id,
+        tags.source_field,
+        tags.matched_text,
+        tags.criteria_version
+    from tags
+    left join targets on cast(targets.sdg_target as varchar) = tags.criterion_code
+
+)
+
+select * from final

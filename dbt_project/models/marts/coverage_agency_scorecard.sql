@@ -1,0 +1,41 @@
+-- One row per agency: how visible human rights are across its programmes.
+
+with
+
+programmes as (
+
+    select * from {{ ref('dim_programme') }}
+
+),
+
+discrepancies as (
+
+    select * from {{ ref('fct_marker_discrepancy') }}
+
+),
+
+final as (
+
+    select
+        programmes.agency_code,
+        any_value(programmes.agency_name) as agency_name,
+        count(*) as programmes,
+        round(avg(programmes.hr_marker), 3) as average_hr_marker,
+        round(avg((programmes.hr_marker >= 2)::int), 4) as share_marker_2_or_3,
+        round(avg((programmes.hr_marker = 3)::int), 4) as share_principal,
+        round(avg(programmes.is_peace::int), 4) as share_peace,
+        round(avg(programmes.is_development::int), 4) as share_development,
+        round(avg(programmes.is_humanitarian::int), 4) as share_humanitarian,
+        round(avg(programmes.is_nexus::int), 4) as share_nexus,
+        count(*) filter (where discrepancies.discrepancy in ('computed higher', 'computed lower'))
+            as programmes_with_marker_discrepancy,
+        sum(programmes.budget_value) filter (where programmes.budget_currency = 'USD') as budget_usd,
+        sum(programmes.budget_value) filter (where programmes.budget_currency = 'USD' and programmes.hr_marker >= 2)
+            as budget_usd_marker_2_or_3
+    from programmes
+    inner join discrepancies on discrepancies.programme_id = programmes.programme_id
+    group by programmes.agency_code
+
+)
+
+select * from final

@@ -1,0 +1,33 @@
+-- Rights x country: how many programmes (and USD budget) carry each right in each country.
+
+with
+
+rights as (
+
+    select * from {{ ref('bridge_programme_right') }}
+
+),
+
+programmes as (
+
+    select * from {{ ref('dim_programme') }}
+
+),
+
+final as (
+
+    select
+        md5(concat_ws('|', coalesce(programmes.country_code, 'ZZ'), rights.right_code)) as coverage_right_country_id,
+        coalesce(programmes.country_code, 'ZZ') as country_code,
+        rights.right_code,
+        any_value(rights.right_name) as right_name,
+        count(distinct rights.programme_id) as programmes,
+        count(distinct rights.programme_id) filter (where programmes.hr_marker >= 2) as programmes_marker_2_or_3,
+        sum(programmes.budget_value) filter (where programmes.budget_currency = 'USD') as budget_usd
+    from rights
+    inner join programmes on programmes.programme_id = rights.programme_id
+    group by all
+
+)
+
+select * from final
