@@ -88,4 +88,7 @@ matched as (
 
 )
 
-select * from matched
+select
+    md5(concat_ws('|', programme_id, rule_id, source_field, matched_text)) as evidence_id,
+    *
+from matched

@@ -23,13 +23,13 @@ criteria_version as (
 unioned as (
 
     select
-        programme_id, rule_id, rule_kind, source_field, matched_text, language, is_negated,
+        evidence_id, programme_id, rule_id, rule_kind, source_field, matched_text, language, is_negated,
         cast(null as double) as code_percentage, marker_level, pillar_code, is_humanitarian,
         right_code, group_code, principle_code, area_code, sdg_target, rule_description
     from text_evidence
     union all
     select
-        programme_id, rule_id, rule_kind, source_field, matched_text, null, false,
+        evidence_id, programme_id, rule_id, rule_kind, source_field, matched_text, null, false,
         percentage, marker_level, pillar_code, is_humanitarian,
         right_code, group_code, principle_code, area_code, sdg_target, rule_description
     from code_evidence
@@ -39,8 +39,6 @@ unioned as (
 stamped as (
 
     select
-        md5(concat_ws('|', unioned.programme_id, unioned.rule_id, unioned.source_field, unioned.matched_text))
-            as evidence_id,
         unioned.*,
         -- Field strength orders evidence for display and justification: what the title says first.
         case unioned.source_field

@@ -45,4 +45,10 @@ all_texts as (
 
 )
 
-select * from all_texts where original_text is not null
+select
+    md5(concat_ws('|', programme_id, source_field)) as programme_text_id,
+    programme_id,
+    source_field,
+    original_text
+from all_texts
+where original_text is not null

@@ -174,6 +174,8 @@ evidence as (
 final as (
 
     select
+        md5(concat_ws('|', evidence.programme_id, evidence.rule_id, evidence.source_field, evidence.matched_text))
+            as evidence_id,
         evidence.*,
         -- What the title names is the programme's aim; every other field is body text (some publishers
         -- put their whole description in objectives).

@@ -1,0 +1,99 @@
+"""The dbt project follows dbt-project-evaluator's rules (enforced with dbt-bouncer) and every mart is audited."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from mainstream.audit import AUDITED_MARTS
+from mainstream.home import DBT_PROJECT_DIR, Home
+from mainstream.transform import dbt_environment
+
+BIN = Path(sys.executable).parent
+
+
+def _dbt(project_dir: Path, home: Home, *args: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, **dbt_environment(home)}
+    return subprocess.run(
+        [str(BIN / "dbt"), *args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_dbt_bouncer_conventions_pass(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home").ensure()
+    parsed = _dbt(DBT_PROJECT_DIR, home, "parse", "--quiet")
+    assert parsed.returncode == 0, parsed.stdout + parsed.stderr
+    config = tmp_path / "dbt-bouncer.yml"
+    config.write_text(
+        f"dbt_artifacts_dir: {home.dbt_target}\n" + (DBT_PROJECT_DIR / "dbt-bouncer.yml").read_text(encoding="utf-8")
+    )
+    results = tmp_path / "bouncer.json"
+    completed = subprocess.run(
+        [
+            str(BIN / "dbt-bouncer"),
+            "run",
+            "--config-file",
+            str(config),
+            "--output-format",
+            "json",
+            "--output-file",
+            str(results),
+        ],
+        cwd=DBT_PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    outcomes = json.loads(results.read_text())
+    failed = [f"{row['check_run_id']}: {row['failure_message']}" for row in outcomes if row["outcome"] != "success"]
+    assert failed == [], "\n".join(failed)
+    assert completed.returncode == 0
+    checked = {row["check_run_id"].split(":")[0] for row in outcomes}
+    assert {
+        "check_model_names",
+        "check_model_has_unique_test",
+        "check_model_column_description_populated",
+        "check_model_depends_on_multiple_sources",
+        "check_model_has_unit_tests",
+    } <= checked
+
+
+def test_every_mart_is_audited_by_a_gx_suite() -> None:
+    marts = {path.stem for path in (DBT_PROJECT_DIR / "models" / "marts").glob("*.sql")}
+    assert marts == set(AUDITED_MARTS)
+    expectations = DBT_PROJECT_DIR.parent / "expectations" / "validation_definitions"
+    assert {path.stem for path in expectations.glob("*.json")} == {f"{mart}_gate" for mart in marts}
+
+
+@pytest.mark.xdist_group("dbt_copy")
+def test_changing_a_criteria_seed_changes_the_criteria_version(tmp_path: Path) -> None:
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    home = Home(tmp_path / "home").ensure()
+
+    def version() -> str:
+        for command in (["seed", "--quiet"], ["run", "--select", "int_criteria_version", "--quiet"]):
+            completed = _dbt(project, home, *command)
+            assert completed.returncode == 0, completed.stdout + completed.stderr
+        with duckdb.connect(str(home.build_db), read_only=True) as connection:
+            return connection.execute("select criteria_version from intermediate.int_criteria_version").fetchone()[0]
+
+    before = version()
+    assert before == version(), "same criteria, same version"
+    phrases = project / "seeds" / "criteria" / "criteria_text_phrases.csv"
+    phrases.write_text(
+        phrases.read_text(encoding="utf-8") + "text.group.children,en,schoolchildren\n", encoding="utf-8"
+    )
+    after = version()
+    assert after != before and after.startswith("crit-")
