@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
@@ -38,6 +39,8 @@ FORMATS_BY_SUFFIX = {
 IGNORED_PREFIXES = (".", "~$", "_")
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial")
 _MAX_PROBLEMS_IN_REASON = 5
+#: The prefix the landing watcher gives a file it claims (see mainstream.watcher).
+CLAIM_PREFIX = re.compile(r"^[0-9a-f]{12}__")
 
 
 def is_candidate(path: Path) -> bool:
@@ -63,12 +66,13 @@ def ingest_file(path: Path, home: Home, agency: str | None = None, ledger: Ledge
     home.ensure()
     ledger = ledger or Ledger(home.state_db)
     content_hash, size_bytes = _hash_file(path)
+    file_name = _original_name(path, home)
     received = datetime.now(UTC)
     extract_id = f"{received:%Y%m%dT%H%M%S%f}-{content_hash[:12]}"
     source_format = FORMATS_BY_SUFFIX.get(path.suffix.lower())
     drop = DropRecord(
         extract_id=extract_id,
-        file_name=path.name,
+        file_name=file_name,
         original_path=str(path),
         content_hash=content_hash,
         size_bytes=size_bytes,
@@ -100,7 +104,8 @@ def ingest_file(path: Path, home: Home, agency: str | None = None, ledger: Ledge
             detail = _summarise(problems, path.name, unit) or "no programme records"
             raise UnreadableFileError(f"{path.name}: nothing could be loaded: {detail}")
         drop.rows_loaded = write_extract(home.raw, lineage, kept)
-        drop.agency_ref = drop.agency_ref or kept[0].agency_ref
+        # IATI XML names its own agency (reporting-org); a tabular file's is its folder's.
+        drop.agency_ref = kept[0].agency_ref if source_format == "iati_xml" else drop.agency_ref
     except IngestError as error:
         drop.reason = str(error)
         drop.rows_rejected = len(problems)
@@ -112,7 +117,7 @@ def ingest_file(path: Path, home: Home, agency: str | None = None, ledger: Ledge
     drop.rows_rejected = len(problems)
     if problems:
         drop.reason = f"{len(problems)} {unit}(s) rejected: " + _summarise(problems, path.name, unit)
-        _write_problems(home.quarantine / f"{extract_id}__{path.name}.rejected.json", path, problems, unit)
+        _write_problems(home.quarantine / f"{extract_id}__{file_name}.rejected.json", file_name, problems, unit)
     drop.stored_path = str(_archive(path, home, extract_id, received))
     log.info("loaded %s: %d programmes, %d rejected", path.name, drop.rows_loaded, drop.rows_rejected)
     ledger.record_drop(drop)
@@ -200,10 +205,11 @@ def _hash_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _move(path: Path, folder: Path, extract_id: str, keep_source: bool) -> Path:
+def _move(path: Path, home: Home, folder: Path, extract_id: str) -> Path:
     """Move a dropped file (or copy a file ingested from elsewhere, leaving the original alone)."""
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{extract_id}__{path.name}"
+    target = folder / f"{extract_id}__{_original_name(path, home)}"
+    keep_source = not _is_dropped(path, home)
     if keep_source:
         shutil.copy2(path, target)
     else:
@@ -211,9 +217,16 @@ def _move(path: Path, folder: Path, extract_id: str, keep_source: bool) -> Path:
     return target
 
 
+def _original_name(path: Path, home: Home) -> str:
+    """The name the agency gave the file (the watcher prefixes claimed files with ``<uuid12>__``)."""
+    if path.resolve().is_relative_to(home.claimed.resolve()):
+        return CLAIM_PREFIX.sub("", path.name)
+    return path.name
+
+
 def _archive(path: Path, home: Home, extract_id: str, received: datetime) -> Path:
     folder = home.archive / received.strftime("%Y-%m-%d")
-    return _move(path, folder, extract_id, keep_source=not _is_dropped(path, home))
+    return _move(path, home, folder, extract_id)
 
 
 def _is_dropped(path: Path, home: Home) -> bool:
@@ -223,9 +236,9 @@ def _is_dropped(path: Path, home: Home) -> bool:
 
 
 def _quarantine(path: Path, home: Home, extract_id: str, reason: str, problems: list[RecordProblem]) -> Path:
-    target = _move(path, home.quarantine, extract_id, keep_source=not _is_dropped(path, home))
+    target = _move(path, home, home.quarantine, extract_id)
     record = {
-        "file": path.name,
+        "file": _original_name(path, home),
         "original_path": str(path),
         "quarantined_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "reason": reason,
@@ -235,12 +248,12 @@ def _quarantine(path: Path, home: Home, extract_id: str, reason: str, problems: 
     return target
 
 
-def _write_problems(target: Path, path: Path, problems: list[RecordProblem], unit: str) -> None:
+def _write_problems(target: Path, file_name: str, problems: list[RecordProblem], unit: str) -> None:
     record = {
-        "file": path.name,
+        "file": file_name,
         "unit": unit,
         "problems": [
-            {**asdict(problem), "message_for_agency": problem.describe(path.name, unit)} for problem in problems
+            {**asdict(problem), "message_for_agency": problem.describe(file_name, unit)} for problem in problems
         ],
     }
     target.write_text(json.dumps(record, indent=2, ensure_ascii=False))

@@ -48,7 +48,9 @@ def ingest_paths(
         files = tqdm(files, desc="ingest", unit="file")
     drops = []
     for path in files:
-        file_agency = agency or agency_from_landing_path(path, home.landing) or _agency_from_parent(path)
+        file_agency = agency or agency_from_landing_path(path, home.landing)
+        if file_agency is None and path.suffix.lower() != ".xml":
+            file_agency = _agency_from_parent(path)
         drops.append(ingest_file(path, home, agency=file_agency, ledger=ledger))
     return drops
 

@@ -175,3 +175,13 @@ def test_files_outside_landing_are_copied_not_moved(home: Home, tmp_path: Path) 
     assert result.state == "loaded"
     assert outside.exists(), "a backfill source is left where it was"
     assert Path(result.stored_path).read_text() == outside.read_text()
+
+
+def test_claimed_file_keeps_the_agency_given_name(home: Home) -> None:
+    claimed = home.claimed / "undp" / "0123456789ab__extract.csv"
+    claimed.parent.mkdir(parents=True)
+    claimed.write_text(HEADER + "A,T,,,,,,,,,,\n")
+    result = ingest_file(claimed, home, agency="undp")
+    assert result.file_name == "extract.csv"
+    assert Path(result.stored_path).name == f"{result.extract_id}__extract.csv"
+    assert not claimed.exists()
