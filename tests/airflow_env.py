@@ -20,11 +20,13 @@ from pathlib import Path
 from mainstream.home import DAGS_DIR
 
 _MARKER = "MAINSTREAM_TEST_AIRFLOW_HOME"
+_OWNER = "MAINSTREAM_TEST_AIRFLOW_PID"
 
 
 def configure() -> Path:
     """Create (once per process) a temporary AIRFLOW_HOME with a SQLite database path; return it."""
-    if existing := os.environ.get(_MARKER):
+    # pytest-xdist workers inherit the controller's environment: each process needs its own home and database.
+    if (existing := os.environ.get(_MARKER)) and os.environ.get(_OWNER) == str(os.getpid()):
         return Path(existing)
     if "airflow" in sys.modules:
         warnings.warn("airflow was imported before the test Airflow home was configured", stacklevel=2)
@@ -33,6 +35,7 @@ def configure() -> Path:
     os.environ.update(
         {
             _MARKER: str(home),
+            _OWNER: str(os.getpid()),
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),

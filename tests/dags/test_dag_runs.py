@@ -59,7 +59,7 @@ def test_ingest_dag_archives_a_drop_and_records_it_loaded(dags, home: Home):
     assert archived[0].read_bytes() == FIXTURE.read_bytes()
     [drop] = Ledger(home.state_db).recent_drops()
     assert (drop["state"], drop["rows_loaded"], drop["rows_rejected"]) == ("loaded", 3, 0)
-    assert drop["agency_ref"] == "unhcr"
+    assert drop["agency_ref"] == "XM-DAC-41121", "IATI XML names its agency by reporting-org"
     assert drop["stored_path"] == str(archived[0])
     assert any((home.raw / "programmes").glob(f"{drop['extract_id']}.parquet"))
 
@@ -75,7 +75,7 @@ def test_ingest_dag_also_ingests_files_waiting_in_claimed(dags, home: Home):
     assert _task_states(dag_run) == {"ingest_drops": "success"}
     assert not waiting.exists()
     [drop] = Ledger(home.state_db).recent_drops()
-    assert (drop["state"], drop["rows_loaded"], drop["agency_ref"]) == ("loaded", 3, "unhcr")
+    assert (drop["state"], drop["rows_loaded"], drop["agency_ref"]) == ("loaded", 3, "XM-DAC-41121")
 
 
 def test_ingest_dag_fails_at_once_for_a_missing_path(dags, home: Home, tmp_path: Path):

@@ -109,7 +109,7 @@ def test_drops_are_claimed_ingested_and_published(tmp_path: Path, record_propert
         drops = Ledger(home.state_db).recent_drops()
         assert (
             sorted((drop["state"], drop["rows_loaded"], drop["agency_ref"]) for drop in drops)
-            == [("loaded", 1, "unhcr")] * 3
+            == [("loaded", 1, "XM-DAC-41121")] * 3
         )
         archived = _files(home.archive)
         assert sorted(path.name.rsplit("__", 1)[-1] for path in archived) == sorted(s.name for s in sources)
