@@ -49,19 +49,52 @@ all_codes as (
 
 ),
 
+prefix_lengths as (
+
+    select distinct code_type, vocabulary, length(code_pattern) as prefix_length
+    from rules
+    where match_kind = 'prefix'
+
+),
+
+code_keys as (
+
+    -- Each code under every key a rule could use, so rules join on equality, not by testing each code
+    -- against each rule: the code itself (exact), its prefixes of the lengths prefix rules use, '' (any).
+    select all_codes.*, 'exact' as match_kind, all_codes.code as code_key
+    from all_codes
+    union all
+    select all_codes.*, 'prefix', left(all_codes.code, prefix_lengths.prefix_length)
+    from all_codes
+    inner join prefix_lengths
+        on prefix_lengths.code_type = all_codes.code_type
+        and prefix_lengths.vocabulary = all_codes.vocabulary
+        and length(all_codes.code) >= prefix_lengths.prefix_length
+    union all
+    select all_codes.*, 'any', ''
+    from all_codes
+    where exists (
+        select 1 from rules
+        where rules.match_kind = 'any'
+            and rules.code_type = all_codes.code_type
+            and rules.vocabulary = all_codes.vocabulary
+    )
+
+),
+
 matched as (
 
     select
-        all_codes.programme_id,
+        code_keys.programme_id,
         rules.rule_id,
         'code' as rule_kind,
-        all_codes.code_type || ':' || all_codes.vocabulary as source_field,
-        all_codes.code || coalesce(' (significance ' || all_codes.significance || ')', '') as matched_text,
-        all_codes.percentage,
+        code_keys.code_type || ':' || code_keys.vocabulary as source_field,
+        code_keys.code || coalesce(' (significance ' || code_keys.significance || ')', '') as matched_text,
+        code_keys.percentage,
         -- "Code what you see": a principal-objective code that is a minor share of the sectors
         -- supports a significant, not a principal, human rights objective.
         case
-            when rules.marker_level = 3 and all_codes.percentage < 50 then 2
+            when rules.marker_level = 3 and code_keys.percentage < 50 then 2
             else rules.marker_level
         end as marker_level,
         rules.pillar_code,
@@ -72,23 +105,19 @@ matched as (
         rules.area_code,
         rules.sdg_target,
         rules.rationale as rule_description
-    from all_codes
+    from code_keys
     inner join rules
-        on rules.code_type = all_codes.code_type
-        and rules.vocabulary = all_codes.vocabulary
-        and (
-            (rules.match_kind = 'exact' and all_codes.code = rules.code_pattern)
-            or (rules.match_kind = 'prefix' and starts_with(all_codes.code, rules.code_pattern))
-            or rules.match_kind = 'any'
-        )
-        and (
-            rules.min_significance is null
-            or try_cast(regexp_extract(all_codes.significance, '^\d+') as integer) >= rules.min_significance
-        )
+        on rules.code_type = code_keys.code_type
+        and rules.vocabulary = code_keys.vocabulary
+        and rules.match_kind = code_keys.match_kind
+        and coalesce(rules.code_pattern, '') = code_keys.code_key
+    where
+        rules.min_significance is null
+        or try_cast(regexp_extract(code_keys.significance, '^\d+') as integer) >= rules.min_significance
 
 )
 
 select
-    md5(concat_ws('|', programme_id, rule_id, source_field, matched_text)) as evidence_id,
-    *
+    *,
+    {{ strength_rank('marker_level', 'source_field', 'rule_kind', 'rule_id', 'matched_text') }} as strength_rank
 from matched

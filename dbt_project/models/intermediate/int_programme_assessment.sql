@@ -42,34 +42,14 @@ per_programme as (
         bool_or(pillar_code = 'development') as has_development_evidence,
         bool_or(is_humanitarian) as has_humanitarian_evidence,
         max(marker_level) filter (where source_field like 'policy_marker:%') as publisher_marker_level,
-        count(*) as evidence_count
+        count(*) as evidence_count,
+        -- The justification cites the three strongest pieces of evidence.
+        array_to_string(
+            arg_min(rule_id || ' "' || matched_text || '" in ' || source_field, strength_rank, 3)
+                filter (where marker_level > 0),
+            '; '
+        ) as cited_evidence
     from evidence
-    group by programme_id
-
-),
-
-ranked_evidence as (
-
-    select
-        programme_id,
-        marker_level,
-        rule_id || ' "' || matched_text || '" in ' || source_field as citation,
-        row_number() over (
-            partition by programme_id
-            order by marker_level desc, field_rank, rule_kind desc, rule_id, matched_text
-        ) as citation_rank
-    from evidence
-    where marker_level > 0
-
-),
-
-justification as (
-
-    select
-        programme_id,
-        string_agg(citation, '; ' order by citation_rank) as cited_evidence
-    from ranked_evidence
-    where citation_rank <= 3
     group by programme_id
 
 ),
@@ -93,12 +73,14 @@ assessed as (
         per_programme.publisher_marker_level,
         coalesce(per_programme.evidence_count, 0) as evidence_count,
         'Marker ' || coalesce(per_programme.hr_marker, 0) || ' (' || marker_levels.marker_label || ')'
-            || coalesce(': ' || justification.cited_evidence, ': no human rights evidence found in text or codes')
+            || coalesce(
+                ': ' || nullif(per_programme.cited_evidence, ''),
+                ': no human rights evidence found in text or codes'
+            )
             as marker_justification,
         criteria_version.criteria_version
     from programmes
     left join per_programme on per_programme.programme_id = programmes.programme_id
-    left join justification on justification.programme_id = programmes.programme_id
     left join publisher_markers on publisher_markers.programme_id = programmes.programme_id
     left join marker_levels on marker_levels.marker_level = coalesce(per_programme.hr_marker, 0)
     cross join criteria_version

@@ -18,6 +18,12 @@ code_evidence as (
 
 ),
 
+text_rules as (
+
+    select * from {{ ref('criteria_text_rules') }}
+
+),
+
 criteria_version as (
 
     select criteria_version from {{ ref('int_criteria_version') }}
@@ -27,15 +33,19 @@ criteria_version as (
 unioned as (
 
     select
-        evidence_id, programme_id, rule_id, rule_kind, source_field, matched_text, language, is_negated,
-        cast(null as double) as code_percentage, marker_level, pillar_code, is_humanitarian,
-        right_code, group_code, principle_code, area_code, sdg_target, rule_description
+        text_evidence.programme_id, text_evidence.rule_id, text_evidence.rule_kind,
+        text_evidence.source_field, text_evidence.matched_text, text_evidence.language, text_evidence.is_negated,
+        cast(null as double) as code_percentage, text_evidence.marker_level, text_rules.pillar_code,
+        text_rules.is_humanitarian = 1 as is_humanitarian, text_rules.right_code, text_rules.group_code,
+        text_rules.principle_code, text_rules.area_code, cast(null as varchar) as sdg_target,
+        text_rules.rule_description, text_evidence.strength_rank
     from text_evidence
+    inner join text_rules on text_rules.rule_id = text_evidence.rule_id
     union all
     select
-        evidence_id, programme_id, rule_id, rule_kind, source_field, matched_text, null, false,
+        programme_id, rule_id, rule_kind, source_field, matched_text, null, false,
         percentage, marker_level, pillar_code, is_humanitarian,
-        right_code, group_code, principle_code, area_code, sdg_target, rule_description
+        right_code, group_code, principle_code, area_code, sdg_target, rule_description, strength_rank
     from code_evidence
 
 ),
@@ -44,16 +54,7 @@ stamped as (
 
     select
         unioned.*,
-        -- Field strength orders evidence for display and justification: what the title says first.
-        case unioned.source_field
-            when 'title' then 1
-            when 'objectives' then 2
-            when 'description' then 3
-            when 'target_groups' then 4
-            when 'other_description' then 5
-            when 'sector_narrative' then 6
-            else 7
-        end as field_rank,
+        {{ field_rank('unioned.source_field') }} as field_rank,
         criteria_version.criteria_version
     from unioned
     cross join criteria_version

@@ -1,3 +1,6 @@
+{{ config(materialized="view") }}
+-- A view: its only reader (int_text_evidence) reads each row once; writing 2.3M texts cost more than that.
+
 -- Every text a rule may read, one row per programme and field, as published.
 
 with

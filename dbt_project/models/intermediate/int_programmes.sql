@@ -1,3 +1,5 @@
+{{ config(materialized="view") }}
+
 -- One row per programme: the latest version, with its agency resolved and its main country.
 
 with

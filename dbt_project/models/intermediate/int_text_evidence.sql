@@ -1,8 +1,9 @@
 -- Text evidence: every criteria phrase found in a programme's texts, one row per programme, rule, field
--- and matched text. Set-based, no programme x rule cross join: each DISTINCT text (publishers repeat
--- titles and boilerplate) is normalised and scanned once by a few RE2 alternations of all phrases;
--- each DISTINCT matched span is then mapped to the phrases it fully matches; only then are matches
--- joined back to programmes.
+-- and matched text (what each rule means is joined on in int_programme_evidence). Set-based, no
+-- programme x rule cross join: each DISTINCT text (publishers repeat titles and boilerplate) is
+-- normalised and scanned once by a few RE2 alternations of all phrases; each DISTINCT matched span is
+-- mapped to the phrases it fully matches; evidence is resolved per distinct text and only then fanned
+-- out to the programmes that carry that text.
 
 {%- set cues = value_alternation(ref('criteria_negation_cues'), 'cue') %}
 {%- set guard_chunks = phrase_alternations(ref('criteria_text_phrases'), ref('criteria_text_rules'), guards=true) %}
@@ -146,53 +147,59 @@ span_rules as (
 
 ),
 
-programme_spans as (
+text_evidence as (
 
-    select distinct texts.programme_id, texts.source_field, text_spans.matched_span
-    from texts
-    inner join text_spans on text_spans.original_text = texts.original_text
-
-),
-
-evidence as (
-
+    -- Evidence is a property of a text, not of a programme: resolve it once per distinct text.
     select
-        programme_spans.programme_id,
+        text_spans.original_text,
         span_rules.rule_id,
-        'text' as rule_kind,
-        programme_spans.source_field,
         span_rules.matched_text,
         min(span_rules.matched_phrase) as matched_phrase,
         min(span_rules.language) as language,
         bool_and(span_rules.is_negated) as is_negated
-    from programme_spans
-    inner join span_rules on span_rules.matched_span = programme_spans.matched_span
+    from text_spans
+    inner join span_rules on span_rules.matched_span = text_spans.matched_span
     group by all
+
+),
+
+marker_levels as (
+
+    select
+        texts.programme_id,
+        text_evidence.rule_id,
+        texts.source_field,
+        text_evidence.matched_text,
+        text_evidence.matched_phrase,
+        text_evidence.language,
+        text_evidence.is_negated,
+        -- What the title names is the programme's aim; every other field is body text (some publishers
+        -- put their whole description in objectives).
+        case
+            when texts.source_field = 'title' then rules.marker_level_title
+            else rules.marker_level_body
+        end as marker_level
+    from texts
+    inner join text_evidence on text_evidence.original_text = texts.original_text
+    inner join rules on rules.rule_id = text_evidence.rule_id
 
 ),
 
 final as (
 
+    -- Fanned out to programmes last: each programme has one text per field, so no regrouping is needed.
     select
-        md5(concat_ws('|', evidence.programme_id, evidence.rule_id, evidence.source_field, evidence.matched_text))
-            as evidence_id,
-        evidence.*,
-        -- What the title names is the programme's aim; every other field is body text (some publishers
-        -- put their whole description in objectives).
-        case
-            when evidence.source_field = 'title' then rules.marker_level_title
-            else rules.marker_level_body
-        end as marker_level,
-        rules.pillar_code,
-        rules.is_humanitarian = 1 as is_humanitarian,
-        rules.right_code,
-        rules.group_code,
-        rules.principle_code,
-        rules.area_code,
-        cast(null as varchar) as sdg_target,
-        rules.rule_description
-    from evidence
-    inner join rules on rules.rule_id = evidence.rule_id
+        programme_id,
+        rule_id,
+        'text' as rule_kind,
+        source_field,
+        matched_text,
+        matched_phrase,
+        language,
+        is_negated,
+        marker_level,
+        {{ strength_rank('marker_level', 'source_field', "'text'", 'rule_id', 'matched_text') }} as strength_rank
+    from marker_levels
 
 )
 

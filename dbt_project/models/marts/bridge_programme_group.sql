@@ -17,7 +17,7 @@ groups as (
 final as (
 
     select
-        tags.programme_tag_id as programme_group_id,
+        tags.programme_id || '|' || tags.criterion_code as programme_group_id,
         tags.programme_id,
         tags.criterion_code as group_code,
         groups.group_name,

@@ -17,7 +17,7 @@ rights as (
 final as (
 
     select
-        tags.programme_tag_id as programme_right_id,
+        tags.programme_id || '|' || tags.criterion_code as programme_right_id,
         tags.programme_id,
         tags.criterion_code as right_code,
         rights.right_name,

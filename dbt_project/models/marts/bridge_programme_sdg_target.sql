@@ -17,7 +17,7 @@ targets as (
 final as (
 
     select
-        tags.programme_tag_id as programme_sdg_target_id,
+        tags.programme_id || '|' || tags.criterion_code as programme_sdg_target_id,
         tags.programme_id,
         tags.criterion_code as sdg_target,
         targets.sdg_goal,

@@ -1,4 +1,5 @@
 -- Every piece of evidence behind every tag: which rule fired, on which field, on what text or code.
+-- Key: programme_id, rule_id, source_field, matched_text (fct_programme_tag names its evidence by them).
 
 with
 
@@ -11,7 +12,6 @@ evidence as (
 final as (
 
     select
-        evidence_id,
         programme_id,
         rule_id,
         rule_kind,
