@@ -11,11 +11,16 @@
     end
 {%- endmacro %}
 
-{% macro strength_rank(marker_level, source_field, rule_kind, rule_id, matched_text) -%}
-    {#- Strongest evidence first, as one BIGINT: highest marker level, then the most telling field, then text
-        before codes (upper bits); ties are broken by 52 bits of a hash of rule, field and matched text, so the
-        choice never varies from run to run and is unique within a programme. -#}
+{% macro evidence_tie_break(rule_id, matched_text) -%}
+    {#- 52 bits of a hash of rule and matched text: breaks ties between equally strong evidence the same way
+        in every run. -#}
+    ('0x' || left(md5(concat_ws('|', {{ rule_id }}, {{ matched_text }})), 13))::bigint
+{%- endmacro %}
+
+{% macro strength_rank(marker_level, source_field, rule_kind, tie_break) -%}
+    {#- Strongest evidence first, as one BIGINT (smaller is stronger): highest marker level, then the most
+        telling field, then text before codes, then the tie break. Unique within a programme, as a programme
+        has one row per rule, field and matched text. -#}
     ((3 - {{ marker_level }}) * 100 + {{ field_rank(source_field) }} * 10
-        + ({{ rule_kind }} = 'code')::integer)::bigint * 4503599627370496
-        + ('0x' || left(md5(concat_ws('|', {{ rule_id }}, {{ source_field }}, {{ matched_text }})), 13))::bigint
+        + ({{ rule_kind }} = 'code')::integer)::bigint * 4503599627370496 + {{ tie_break }}
 {%- endmacro %}

@@ -119,5 +119,5 @@ matched as (
 
 select
     *,
-    {{ strength_rank('marker_level', 'source_field', 'rule_kind', 'rule_id', 'matched_text') }} as strength_rank
+    {{ evidence_tie_break('rule_id', 'matched_text') }} as tie_break
 from matched

@@ -1,9 +1,9 @@
--- Text evidence: every criteria phrase found in a programme's texts, one row per programme, rule, field
--- and matched text (what each rule means is joined on in int_programme_evidence). Set-based, no
--- programme x rule cross join: each DISTINCT text (publishers repeat titles and boilerplate) is
--- normalised and scanned once by a few RE2 alternations of all phrases; each DISTINCT matched span is
--- mapped to the phrases it fully matches; evidence is resolved per distinct text and only then fanned
--- out to the programmes that carry that text.
+-- Text evidence per DISTINCT text: every criteria phrase found in it, one row per text, rule and matched
+-- text. Set-based, no programme x rule cross join: each distinct text (publishers repeat titles and
+-- boilerplate) is normalised and scanned once by a few RE2 alternations of all phrases; each distinct
+-- matched span is mapped to the phrases it fully matches. Programmes meet their evidence through
+-- int_programme_texts.text_key in int_programme_evidence, so the per-programme rows are never written
+-- twice.
 
 {%- set cues = value_alternation(ref('criteria_negation_cues'), 'cue') %}
 {%- set guard_chunks = phrase_alternations(ref('criteria_text_phrases'), ref('criteria_text_rules'), guards=true) %}
@@ -55,7 +55,7 @@ phrase_keys as (
 
 distinct_texts as (
 
-    select distinct original_text from texts
+    select distinct text_key, original_text from texts
 
 ),
 
@@ -66,7 +66,7 @@ guarded_texts as (
     {%- for chunk in guard_chunks %}
     {%- set guarded.expression = "regexp_replace(" ~ guarded.expression ~ ", '\\b(?:" ~ chunk ~ ")\\b', ' # ', 'g')" %}
     {%- endfor %}
-    select original_text, {{ guarded.expression }} as matchable_text
+    select text_key, {{ guarded.expression }} as matchable_text
     from distinct_texts
 
 ),
@@ -74,7 +74,7 @@ guarded_texts as (
 text_spans as (
 
     select
-        original_text,
+        text_key,
         unnest(list_concat(
             {%- for chunk in phrase_chunks %}
             regexp_extract_all(matchable_text, '{{ negation_prefix }}?\b(?:{{ chunk }})\b'){{ ',' if not loop.last }}
@@ -149,9 +149,8 @@ span_rules as (
 
 text_evidence as (
 
-    -- Evidence is a property of a text, not of a programme: resolve it once per distinct text.
     select
-        text_spans.original_text,
+        text_spans.text_key,
         span_rules.rule_id,
         span_rules.matched_text,
         min(span_rules.matched_phrase) as matched_phrase,
@@ -163,43 +162,12 @@ text_evidence as (
 
 ),
 
-marker_levels as (
-
-    select
-        texts.programme_id,
-        text_evidence.rule_id,
-        texts.source_field,
-        text_evidence.matched_text,
-        text_evidence.matched_phrase,
-        text_evidence.language,
-        text_evidence.is_negated,
-        -- What the title names is the programme's aim; every other field is body text (some publishers
-        -- put their whole description in objectives).
-        case
-            when texts.source_field = 'title' then rules.marker_level_title
-            else rules.marker_level_body
-        end as marker_level
-    from texts
-    inner join text_evidence on text_evidence.original_text = texts.original_text
-    inner join rules on rules.rule_id = text_evidence.rule_id
-
-),
-
 final as (
 
-    -- Fanned out to programmes last: each programme has one text per field, so no regrouping is needed.
     select
-        programme_id,
-        rule_id,
-        'text' as rule_kind,
-        source_field,
-        matched_text,
-        matched_phrase,
-        language,
-        is_negated,
-        marker_level,
-        {{ strength_rank('marker_level', 'source_field', "'text'", 'rule_id', 'matched_text') }} as strength_rank
-    from marker_levels
+        *,
+        {{ evidence_tie_break('rule_id', 'matched_text') }} as tie_break
+    from text_evidence
 
 )
 

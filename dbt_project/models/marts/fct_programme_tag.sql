@@ -5,7 +5,7 @@
 
 with
 
-evidence as (
+evidence as not materialized (
 
     select * from {{ ref('int_programme_evidence') }}
 
