@@ -54,6 +54,6 @@ select
     source_field,
     original_text,
     -- Publishers repeat titles and boilerplate: criteria are matched once per distinct text.
-    md5(original_text) as text_key
+    md5_number(original_text) as text_key
 from all_texts
 where original_text is not null

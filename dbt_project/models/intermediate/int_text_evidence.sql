@@ -132,18 +132,29 @@ resolved_spans as (
 span_rules as (
 
     -- One row per distinct span and rule it supports (negated matches of negatable rules dropped).
-    select
+    select distinct
         resolved_spans.matched_span,
         resolved_spans.matched_text,
         resolved_spans.is_negated,
-        rules.rule_id,
-        min(candidate_phrases.phrase) as matched_phrase,
-        min(candidate_phrases.language) as language
+        rules.rule_id
     from resolved_spans
     inner join candidate_phrases on candidate_phrases.candidate_text = resolved_spans.matched_text
     inner join rules on rules.rule_id = candidate_phrases.rule_id
     where not (rules.negatable = 1 and resolved_spans.is_negated)
-    group by all
+
+),
+
+matched_phrases as (
+
+    -- What a rule's matched text says about it does not depend on the text it was found in.
+    select
+        rule_id,
+        candidate_text as matched_text,
+        min(phrase) as matched_phrase,
+        min(language) as language,
+        {{ evidence_tie_break('rule_id', 'candidate_text') }} as tie_break
+    from candidate_phrases
+    group by rule_id, candidate_text
 
 ),
 
@@ -153,21 +164,27 @@ text_evidence as (
         text_spans.text_key,
         span_rules.rule_id,
         span_rules.matched_text,
-        min(span_rules.matched_phrase) as matched_phrase,
-        min(span_rules.language) as language,
         bool_and(span_rules.is_negated) as is_negated
     from text_spans
     inner join span_rules on span_rules.matched_span = text_spans.matched_span
-    group by all
+    group by text_spans.text_key, span_rules.rule_id, span_rules.matched_text
 
 ),
 
 final as (
 
     select
-        *,
-        {{ evidence_tie_break('rule_id', 'matched_text') }} as tie_break
+        text_evidence.text_key,
+        text_evidence.rule_id,
+        text_evidence.matched_text,
+        matched_phrases.matched_phrase,
+        matched_phrases.language,
+        text_evidence.is_negated,
+        matched_phrases.tie_break
     from text_evidence
+    inner join matched_phrases
+        on matched_phrases.rule_id = text_evidence.rule_id
+        and matched_phrases.matched_text = text_evidence.matched_text
 
 )
 
