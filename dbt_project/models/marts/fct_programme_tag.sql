@@ -1,13 +1,31 @@
 -- One row per programme x criterion (pillar, humanitarian, marker, right, group, HRBA principle,
 -- duty-bearer area, SDG target), carrying its strongest evidence and how much evidence there is. Key:
 -- programme_id, criterion_type, criterion_code. Each evidence row is unnested into the criteria it
--- supports; only numbers are aggregated, then the winning evidence is joined back.
+-- supports; only numbers are aggregated: the winning strength_rank itself says the marker level, the field
+-- and (through its tie break) the rule and matched text, read back from the small table of distinct matches.
 
 with
 
-evidence as not materialized (
+evidence as (
 
     select * from {{ ref('int_programme_evidence') }}
+
+),
+
+matches as (
+
+    -- Every distinct (rule, matched text) by its tie break: a few thousand rows, whatever the programme count.
+    select distinct false as is_code, tie_break, rule_id, 'text' as rule_kind, null as source_field, matched_text
+    from {{ ref('int_text_evidence') }}
+    union all
+    select distinct true, tie_break, rule_id, rule_kind, source_field, matched_text
+    from {{ ref('int_code_evidence') }}
+
+),
+
+criteria_version as (
+
+    select criteria_version from {{ ref('int_criteria_version') }}
 
 ),
 
@@ -57,23 +75,43 @@ strongest as (
 
 ),
 
+decoded as (
+
+    -- strength_rank = ((3 - marker level) * 100 + field rank * 10 + is code) * 2^52 + tie break
+    select
+        *,
+        3 - (strength_rank // 4503599627370496) // 100 as marker_level,
+        ((strength_rank // 4503599627370496) % 100) // 10 as field_rank,
+        (strength_rank // 4503599627370496) % 10 = 1 as is_code,
+        strength_rank % 4503599627370496 as tie_break
+    from strongest
+
+),
+
 final as (
 
     select
-        strongest.programme_id,
-        strongest.criterion_type,
-        strongest.criterion_code,
-        evidence.rule_id,
-        evidence.rule_kind,
-        evidence.source_field,
-        evidence.matched_text,
-        evidence.marker_level,
-        strongest.evidence_count,
-        evidence.criteria_version
-    from strongest
-    inner join evidence
-        on evidence.programme_id = strongest.programme_id
-        and evidence.strength_rank = strongest.strength_rank
+        decoded.programme_id,
+        decoded.criterion_type,
+        decoded.criterion_code,
+        matches.rule_id,
+        matches.rule_kind,
+        case decoded.field_rank
+            when 1 then 'title'
+            when 2 then 'objectives'
+            when 3 then 'description'
+            when 4 then 'target_groups'
+            when 5 then 'other_description'
+            when 6 then 'sector_narrative'
+            else matches.source_field
+        end as source_field,
+        matches.matched_text,
+        cast(decoded.marker_level as integer) as marker_level,
+        decoded.evidence_count,
+        criteria_version.criteria_version
+    from decoded
+    inner join matches on matches.is_code = decoded.is_code and matches.tie_break = decoded.tie_break
+    cross join criteria_version
 
 )
 
