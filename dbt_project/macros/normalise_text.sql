@@ -1,9 +1,13 @@
 {#- The one text normalisation shared by programme texts and criteria phrases, so both sides compare alike:
     lower case, accents stripped (RE2's \b only knows ASCII word characters), typographic apostrophes made
-    plain, whitespace collapsed. -#}
+    plain, whitespace collapsed. Pure-ASCII text (byte length = character length) skips the accent and
+    apostrophe steps, and only runs of whitespace are rewritten: the same result at half the cost. -#}
 {% macro normalise_text(expression) -%}
     trim(regexp_replace(
-        replace(replace(strip_accents(lower({{ expression }})), chr(8217), ''''), chr(8216), ''''),
-        '\s+', ' ', 'g'
+        case
+            when strlen({{ expression }}) = length({{ expression }}) then lower({{ expression }})
+            else replace(replace(strip_accents(lower({{ expression }})), chr(8217), ''''), chr(8216), '''')
+        end,
+        '[\t\n\f\r]\s*| \s+', ' ', 'g'
     ))
 {%- endmacro %}

@@ -146,7 +146,8 @@ span_rules as (
 
 matched_phrases as (
 
-    -- What a rule's matched text says about it does not depend on the text it was found in.
+    -- What a rule's matched text says about it does not depend on the text it was found in; the tie break
+    -- (a hash of rule and matched text) stands for the pair below, so texts are grouped on numbers only.
     select
         rule_id,
         candidate_text as matched_text,
@@ -158,16 +159,25 @@ matched_phrases as (
 
 ),
 
+span_matches as (
+
+    select span_rules.matched_span, span_rules.is_negated, matched_phrases.tie_break
+    from span_rules
+    inner join matched_phrases
+        on matched_phrases.rule_id = span_rules.rule_id
+        and matched_phrases.matched_text = span_rules.matched_text
+
+),
+
 text_evidence as (
 
     select
         text_spans.text_key,
-        span_rules.rule_id,
-        span_rules.matched_text,
-        bool_and(span_rules.is_negated) as is_negated
+        span_matches.tie_break,
+        bool_and(span_matches.is_negated) as is_negated
     from text_spans
-    inner join span_rules on span_rules.matched_span = text_spans.matched_span
-    group by text_spans.text_key, span_rules.rule_id, span_rules.matched_text
+    inner join span_matches on span_matches.matched_span = text_spans.matched_span
+    group by text_spans.text_key, span_matches.tie_break
 
 ),
 
@@ -175,16 +185,14 @@ final as (
 
     select
         text_evidence.text_key,
-        text_evidence.rule_id,
-        text_evidence.matched_text,
+        matched_phrases.rule_id,
+        matched_phrases.matched_text,
         matched_phrases.matched_phrase,
         matched_phrases.language,
         text_evidence.is_negated,
-        matched_phrases.tie_break
+        text_evidence.tie_break
     from text_evidence
-    inner join matched_phrases
-        on matched_phrases.rule_id = text_evidence.rule_id
-        and matched_phrases.matched_text = text_evidence.matched_text
+    inner join matched_phrases on matched_phrases.tie_break = text_evidence.tie_break
 
 )
 
