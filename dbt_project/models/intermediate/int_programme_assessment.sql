@@ -33,6 +33,12 @@ publisher_markers as (
 
 ),
 
+matches as (
+
+    select * from {{ ref('int_evidence_matches') }}
+
+),
+
 per_programme as (
 
     select
@@ -43,14 +49,34 @@ per_programme as (
         bool_or(is_humanitarian) as has_humanitarian_evidence,
         max(marker_level) filter (where source_field like 'policy_marker:%') as publisher_marker_level,
         count(*) as evidence_count,
-        -- The justification cites the three strongest pieces of evidence.
-        array_to_string(
-            arg_min(rule_id || ' "' || matched_text || '" in ' || source_field, strength_rank, 3)
-                filter (where marker_level > 0),
-            '; '
-        ) as cited_evidence
+        -- The justification cites the three strongest pieces of evidence (numbers here, words below).
+        min(strength_rank, 3) filter (where marker_level > 0) as cited_ranks
     from evidence
     group by programme_id
+
+),
+
+cited_ranks as (
+
+    select programme_id, unnest(cited_ranks) as strength_rank
+    from per_programme
+
+),
+
+justification as (
+
+    select
+        cited_ranks.programme_id,
+        string_agg(
+            matches.rule_id || ' "' || matches.matched_text || '" in '
+                || coalesce({{ rank_text_field('cited_ranks.strength_rank') }}, matches.source_field),
+            '; ' order by cited_ranks.strength_rank
+        ) as cited_evidence
+    from cited_ranks
+    inner join matches
+        on matches.is_code = {{ rank_is_code('cited_ranks.strength_rank') }}
+        and matches.tie_break = {{ rank_tie_break('cited_ranks.strength_rank') }}
+    group by cited_ranks.programme_id
 
 ),
 
@@ -74,13 +100,14 @@ assessed as (
         coalesce(per_programme.evidence_count, 0) as evidence_count,
         'Marker ' || coalesce(per_programme.hr_marker, 0) || ' (' || marker_levels.marker_label || ')'
             || coalesce(
-                ': ' || nullif(per_programme.cited_evidence, ''),
+                ': ' || justification.cited_evidence,
                 ': no human rights evidence found in text or codes'
             )
             as marker_justification,
         criteria_version.criteria_version
     from programmes
     left join per_programme on per_programme.programme_id = programmes.programme_id
+    left join justification on justification.programme_id = programmes.programme_id
     left join publisher_markers on publisher_markers.programme_id = programmes.programme_id
     left join marker_levels on marker_levels.marker_level = coalesce(per_programme.hr_marker, 0)
     cross join criteria_version

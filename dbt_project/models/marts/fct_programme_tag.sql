@@ -2,7 +2,7 @@
 -- duty-bearer area, SDG target), carrying its strongest evidence and how much evidence there is. Key:
 -- programme_id, criterion_type, criterion_code. Each evidence row is unnested into the criteria it
 -- supports; only numbers are aggregated: the winning strength_rank itself says the marker level, the field
--- and (through its tie break) the rule and matched text, read back from the small table of distinct matches.
+-- and (through its tie break) the rule and matched text, looked up in int_evidence_matches.
 
 with
 
@@ -14,12 +14,7 @@ evidence as (
 
 matches as (
 
-    -- Every distinct (rule, matched text) by its tie break: a few thousand rows, whatever the programme count.
-    select distinct false as is_code, tie_break, rule_id, 'text' as rule_kind, null as source_field, matched_text
-    from {{ ref('int_text_evidence') }}
-    union all
-    select distinct true, tie_break, rule_id, rule_kind, source_field, matched_text
-    from {{ ref('int_code_evidence') }}
+    select * from {{ ref('int_evidence_matches') }}
 
 ),
 
@@ -77,13 +72,12 @@ strongest as (
 
 decoded as (
 
-    -- strength_rank = ((3 - marker level) * 100 + field rank * 10 + is code) * 2^52 + tie break
     select
         *,
-        3 - (strength_rank // 4503599627370496) // 100 as marker_level,
-        ((strength_rank // 4503599627370496) % 100) // 10 as field_rank,
-        (strength_rank // 4503599627370496) % 10 = 1 as is_code,
-        strength_rank % 4503599627370496 as tie_break
+        {{ rank_marker_level('strength_rank') }} as marker_level,
+        {{ rank_text_field('strength_rank') }} as text_field,
+        {{ rank_is_code('strength_rank') }} as is_code,
+        {{ rank_tie_break('strength_rank') }} as tie_break
     from strongest
 
 ),
@@ -96,17 +90,9 @@ final as (
         decoded.criterion_code,
         matches.rule_id,
         matches.rule_kind,
-        case decoded.field_rank
-            when 1 then 'title'
-            when 2 then 'objectives'
-            when 3 then 'description'
-            when 4 then 'target_groups'
-            when 5 then 'other_description'
-            when 6 then 'sector_narrative'
-            else matches.source_field
-        end as source_field,
+        coalesce(decoded.text_field, matches.source_field) as source_field,
         matches.matched_text,
-        cast(decoded.marker_level as integer) as marker_level,
+        decoded.marker_level,
         decoded.evidence_count,
         criteria_version.criteria_version
     from decoded

@@ -24,3 +24,28 @@
     ((3 - {{ marker_level }}) * 100 + {{ field_rank(source_field) }} * 10
         + ({{ rule_kind }} = 'code')::integer)::bigint * 4503599627370496 + {{ tie_break }}
 {%- endmacro %}
+
+{#- Reading a strength_rank back: its marker level, whether it is code evidence, its tie break (which, with
+    is_code, finds the rule and matched text in int_evidence_matches) and, for text, the field. -#}
+{% macro rank_marker_level(rank) -%}
+    cast(3 - ({{ rank }} // 4503599627370496) // 100 as integer)
+{%- endmacro %}
+
+{% macro rank_is_code(rank) -%}
+    (({{ rank }} // 4503599627370496) % 10 = 1)
+{%- endmacro %}
+
+{% macro rank_tie_break(rank) -%}
+    ({{ rank }} % 4503599627370496)
+{%- endmacro %}
+
+{% macro rank_text_field(rank) -%}
+    case (({{ rank }} // 4503599627370496) % 100) // 10
+        when 1 then 'title'
+        when 2 then 'objectives'
+        when 3 then 'description'
+        when 4 then 'target_groups'
+        when 5 then 'other_description'
+        when 6 then 'sector_narrative'
+    end
+{%- endmacro %}
