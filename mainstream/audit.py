@@ -51,6 +51,7 @@ class AuditResult:
 def audit_marts(build_db: Path, results_dir: Path, run_id: str) -> AuditResult:
     """Validate every audited mart in ``build_db``; write the result to ``results_dir/<run_id>.json``."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    os.environ["MAINSTREAM_GX_RESULTS"] = str((results_dir / "gx").resolve())
     import great_expectations as gx  # imported here: costs ~7 s, only the audit needs it
 
     context = gx.get_context(mode="file", context_root_dir=str(EXPECTATIONS_DIR))

@@ -140,3 +140,17 @@ def test_status_reports_drops_audit_and_publication(published_home: Home, capsys
     assert status["last_publication"]["state"] == "published"
     assert status["last_publication"]["programmes"] == 45
     assert status["last_audit"]["audit_success"] is True
+
+
+def test_gx_validation_results_stay_under_the_home_not_in_the_project(published_home: Home) -> None:
+    from mainstream.audit import AUDITED_MARTS
+    from mainstream.home import EXPECTATIONS_DIR
+
+    stored = list((published_home.gx_results / "gx").rglob("*.json"))
+    assert len(stored) >= len(AUDITED_MARTS), "one GX validation result per audited mart, under MAINSTREAM_HOME"
+    started = min(path.stat().st_mtime for path in stored)
+    in_project = EXPECTATIONS_DIR / "uncommitted" / "validations"
+    written_there = (
+        [p for p in in_project.rglob("*.json") if p.stat().st_mtime >= started] if in_project.exists() else []
+    )
+    assert written_there == [], "the installed expectations/ folder must not grow with every run"
