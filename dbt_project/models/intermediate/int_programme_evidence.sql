@@ -85,7 +85,6 @@ stamped as (
 
     select
         unioned.* exclude (tie_break),
-        {{ field_rank('unioned.source_field') }} as field_rank,
         {{ strength_rank('unioned.marker_level', 'unioned.source_field', 'unioned.rule_kind', 'unioned.tie_break') }}
             as strength_rank,
         criteria_version.criteria_version

@@ -1,4 +1,5 @@
 {{ config(materialized="view") }}
+-- A view: dim_programme copies it whole and the assessment reads two columns; writing it first cost more.
 
 -- One row per programme: the latest version, with its agency resolved and its main country.
 
