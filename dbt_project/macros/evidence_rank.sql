@@ -47,10 +47,10 @@
     ({{ rank }} % {{ rank_step() }})
 {%- endmacro %}
 
-{% macro rank_text_field(rank) -%}
+{% macro rank_text_field(rank, as_type='varchar') -%}
     case (({{ rank }} // {{ rank_step() }}) % 100) // 10
         {%- for field in evidence_fields() %}
-        when {{ loop.index }} then '{{ field }}'
+        when {{ loop.index }} then cast('{{ field }}' as {{ as_type }})
         {%- endfor %}
     end
 {%- endmacro %}

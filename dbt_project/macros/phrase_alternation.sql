@@ -30,3 +30,9 @@
     {%- endset -%}
     {{ return(run_query(query).columns[0].values() | join('|') | replace("'", "''")) }}
 {%- endmacro %}
+
+{#- An optional negation cue and up to two words before a phrase ("no", "sans", "sin" ...: the
+    criteria_negation_cues seed), as an RE2 group; spans keep it so their negation is read once per span. -#}
+{% macro negation_prefix() -%}
+    {{ return('(?:(?:' ~ value_alternation(ref('criteria_negation_cues'), 'cue') ~ ') (?:\\w+ ){0,2}?)') }}
+{%- endmacro %}

@@ -1,5 +1,6 @@
 -- Code evidence: every published code (sector, SDG, cluster, policy marker, humanitarian scope, reporting
--- organisation, publisher's humanitarian flag) that a code rule recognises, one row per match.
+-- organisation, publisher's humanitarian flag) that a code rule recognises, one row per match. What the
+-- rule supports (pillar, right, group...) is read off the rule in int_evidence_matches.
 
 with
 
@@ -87,7 +88,6 @@ matched as (
     select
         code_keys.programme_id,
         rules.rule_id,
-        'code' as rule_kind,
         code_keys.code_type || ':' || code_keys.vocabulary as source_field,
         code_keys.code || coalesce(' (significance ' || code_keys.significance || ')', '') as matched_text,
         code_keys.percentage,
@@ -96,15 +96,7 @@ matched as (
         case
             when rules.marker_level = 3 and code_keys.percentage < 50 then 2
             else rules.marker_level
-        end as marker_level,
-        rules.pillar_code,
-        rules.is_humanitarian = 1 as is_humanitarian,
-        rules.right_code,
-        rules.group_code,
-        rules.principle_code,
-        rules.area_code,
-        rules.sdg_target,
-        rules.rationale as rule_description
+        end as marker_level
     from code_keys
     inner join rules
         on rules.code_type = code_keys.code_type

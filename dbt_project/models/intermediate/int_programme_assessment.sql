@@ -1,11 +1,17 @@
 -- Per programme: the computed pillars, humanitarian determination, human rights marker and the
 -- justification citing the evidence, next to what the publisher self-reported.
 
+{%- set cited_count = 3 %}
+
 with
 
 programmes as (
 
-    select programme_id, is_humanitarian_by_publisher from {{ ref('int_programmes') }}
+    select
+        programme_id,
+        {{ programme_key('programme_id') }} as programme_key,
+        is_humanitarian_by_publisher
+    from {{ ref('int_programmes') }}
 
 ),
 
@@ -39,44 +45,61 @@ matches as (
 
 ),
 
+evidence_facts as (
+
+    select
+        evidence.programme_key,
+        evidence.strength_rank,
+        {{ rank_marker_level('evidence.strength_rank') }} as marker_level,
+        matches.pillar_code,
+        matches.is_humanitarian,
+        matches.source_field
+    from evidence
+    inner join matches
+        on matches.is_code = {{ rank_is_code('evidence.strength_rank') }}
+        and matches.tie_break = {{ rank_tie_break('evidence.strength_rank') }}
+
+),
+
 per_programme as (
 
     select
-        programme_id,
+        programme_key,
         coalesce(max(marker_level), 0) as hr_marker,
         bool_or(pillar_code = 'peace') as has_peace_evidence,
         bool_or(pillar_code = 'development') as has_development_evidence,
         bool_or(is_humanitarian) as has_humanitarian_evidence,
         max(marker_level) filter (where source_field like 'policy_marker:%') as publisher_marker_level,
         count(*) as evidence_count,
-        -- The justification cites the three strongest pieces of evidence (numbers here, words below).
-        min(strength_rank, 3) filter (where marker_level > 0) as cited_ranks
-    from evidence
-    group by programme_id
-
-),
-
-cited_ranks as (
-
-    select programme_id, unnest(cited_ranks) as strength_rank
-    from per_programme
+        -- How much evidence sits at each level: the marker's own evidence count is the one at its level.
+        count(*) filter (where marker_level = 3) as level_3_count,
+        count(*) filter (where marker_level = 2) as level_2_count,
+        count(*) filter (where marker_level = 1) as level_1_count,
+        -- The justification cites the strongest pieces of evidence (numbers here, words below).
+        min(strength_rank, {{ cited_count }}) filter (where marker_level > 0) as cited_ranks
+    from evidence_facts
+    group by programme_key
 
 ),
 
 justification as (
 
+    -- The cited evidence in words: each of the (up to) {{ cited_count }} ranks looked up directly, no
+    -- per-programme string aggregation.
     select
-        cited_ranks.programme_id,
-        string_agg(
-            matches.rule_id || ' "' || matches.matched_text || '" in '
-                || coalesce({{ rank_text_field('cited_ranks.strength_rank') }}, matches.source_field),
-            '; ' order by cited_ranks.strength_rank
-        ) as cited_evidence
-    from cited_ranks
-    inner join matches
-        on matches.is_code = {{ rank_is_code('cited_ranks.strength_rank') }}
-        and matches.tie_break = {{ rank_tie_break('cited_ranks.strength_rank') }}
-    group by cited_ranks.programme_id
+        per_programme.programme_key,
+        nullif(concat_ws('; '
+            {%- for position in range(1, cited_count + 1) %},
+            cited_{{ position }}.rule_id || ' "' || cited_{{ position }}.matched_text || '" in '
+                || coalesce({{ rank_text_field('per_programme.cited_ranks[' ~ position ~ ']') }}, cited_{{ position }}.source_field)
+            {%- endfor %}
+        ), '') as cited_evidence
+    from per_programme
+    {%- for position in range(1, cited_count + 1) %}
+    left join matches as cited_{{ position }}
+        on cited_{{ position }}.is_code = {{ rank_is_code('per_programme.cited_ranks[' ~ position ~ ']') }}
+        and cited_{{ position }}.tie_break = {{ rank_tie_break('per_programme.cited_ranks[' ~ position ~ ']') }}
+    {%- endfor %}
 
 ),
 
@@ -84,6 +107,7 @@ assessed as (
 
     select
         programmes.programme_id,
+        programmes.programme_key,
         coalesce(per_programme.hr_marker, 0) as hr_marker,
         coalesce(per_programme.has_peace_evidence, false) as is_peace,
         coalesce(per_programme.hr_marker, 0) >= 2 as is_rights,
@@ -98,6 +122,13 @@ assessed as (
         publisher_markers.publisher_disability_marker,
         per_programme.publisher_marker_level,
         coalesce(per_programme.evidence_count, 0) as evidence_count,
+        per_programme.cited_ranks[1] as marker_strength_rank,
+        case per_programme.hr_marker
+            when 3 then per_programme.level_3_count
+            when 2 then per_programme.level_2_count
+            when 1 then per_programme.level_1_count
+            else 0
+        end as marker_evidence_count,
         'Marker ' || coalesce(per_programme.hr_marker, 0) || ' (' || marker_levels.marker_label || ')'
             || coalesce(
                 ': ' || justification.cited_evidence,
@@ -106,8 +137,8 @@ assessed as (
             as marker_justification,
         criteria_version.criteria_version
     from programmes
-    left join per_programme on per_programme.programme_id = programmes.programme_id
-    left join justification on justification.programme_id = programmes.programme_id
+    left join per_programme on per_programme.programme_key = programmes.programme_key
+    left join justification on justification.programme_key = programmes.programme_key
     left join publisher_markers on publisher_markers.programme_id = programmes.programme_id
     left join marker_levels on marker_levels.marker_level = coalesce(per_programme.hr_marker, 0)
     cross join criteria_version

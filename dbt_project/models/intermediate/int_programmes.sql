@@ -29,15 +29,22 @@ countries as (
 
 ),
 
-main_country as (
+ordered_countries as (
 
     select
         codes.programme_id,
-        string_agg(codes.code, ',' order by codes.percentage desc nulls last, codes.code) as country_codes,
-        arg_max(codes.code, coalesce(codes.percentage, 0)) as country_code
+        -- Largest share first; equal shares in code order, so the main country is the same in every run.
+        list(codes.code order by codes.percentage desc nulls last, codes.code) as ordered_codes
     from codes
     where codes.code_type = 'recipient_country'
     group by codes.programme_id
+
+),
+
+main_country as (
+
+    select programme_id, array_to_string(ordered_codes, ',') as country_codes, ordered_codes[1] as country_code
+    from ordered_countries
 
 ),
 

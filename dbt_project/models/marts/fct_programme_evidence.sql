@@ -9,27 +9,51 @@ evidence as (
 
 ),
 
+matches as (
+
+    select * from {{ ref('int_evidence_matches') }}
+
+),
+
+programmes as (
+
+    select programme_key, programme_id from {{ ref('int_programme_assessment') }}
+
+),
+
+criteria_version as (
+
+    select criteria_version from {{ ref('int_criteria_version') }}
+
+),
+
 final as (
 
     select
-        programme_id,
-        rule_id,
-        rule_kind,
-        rule_description,
-        source_field,
-        matched_text,
-        language,
-        code_percentage,
-        marker_level,
-        pillar_code,
-        is_humanitarian,
-        right_code,
-        group_code,
-        principle_code,
-        area_code,
-        sdg_target,
-        criteria_version
+        programmes.programme_id,
+        matches.rule_id,
+        matches.rule_kind,
+        matches.rule_description,
+        coalesce({{ rank_text_field('evidence.strength_rank') }}, matches.source_field) as source_field,
+        matches.matched_text,
+        matches.language,
+        evidence.is_negated,
+        evidence.code_percentage,
+        {{ rank_marker_level('evidence.strength_rank') }} as marker_level,
+        matches.pillar_code,
+        matches.is_humanitarian,
+        matches.right_code,
+        matches.group_code,
+        matches.principle_code,
+        matches.area_code,
+        matches.sdg_target,
+        criteria_version.criteria_version
     from evidence
+    inner join programmes on programmes.programme_key = evidence.programme_key
+    inner join matches
+        on matches.is_code = {{ rank_is_code('evidence.strength_rank') }}
+        and matches.tie_break = {{ rank_tie_break('evidence.strength_rank') }}
+    cross join criteria_version
 
 )
 

@@ -1,102 +1,187 @@
 -- One row per programme x criterion (pillar, humanitarian, marker, right, group, HRBA principle,
 -- duty-bearer area, SDG target), carrying its strongest evidence and how much evidence there is. Key:
--- programme_id, criterion_type, criterion_code. Each evidence row is unnested into the criteria it
--- supports; only numbers are aggregated: the winning strength_rank itself says the marker level, the field
--- and (through its tie break) the rule and matched text, looked up in int_evidence_matches.
+-- programme_id, criterion_type, criterion_code. Only integers go through the big aggregation: each piece of
+-- evidence meets the criteria its match supports (a small lookup), tags are grouped on programme_key and a
+-- criterion number, and the winning strength_rank itself says the marker level, the field and (through its
+-- tie break) the rule and matched text, looked up in int_evidence_matches at the end.
+
+
+{#- Low-cardinality text columns are written as ENUMs (enum_of): they read as text, write as integers. -#}
+{%- set matches_relation = ref('int_evidence_matches') %}
+{%- set type_enum = enum_of(extra=['pillar', 'humanitarian', 'right', 'group', 'principle', 'duty_bearer_area', 'sdg_target', 'hr_marker']) %}
+{%- set code_enum = enum_of(
+    'select pillar_code from ' ~ matches_relation ~ ' union select right_code from ' ~ matches_relation
+    ~ ' union select group_code from ' ~ matches_relation ~ ' union select principle_code from ' ~ matches_relation
+    ~ ' union select area_code from ' ~ matches_relation ~ ' union select sdg_target from ' ~ matches_relation,
+    extra=['humanitarian', 'rights', '1', '2', '3']) %}
+{%- set rule_enum = enum_of('select rule_id from ' ~ matches_relation) %}
+{%- set kind_enum = enum_of(extra=['text', 'code']) %}
+{%- set field_enum = enum_of('select source_field from ' ~ matches_relation, extra=evidence_fields()) %}
+{%- set text_enum = enum_of('select matched_text from ' ~ matches_relation) %}
+{%- set version_enum = enum_of('select criteria_version from ' ~ ref('int_criteria_version')) %}
 
 with
 
 evidence as (
 
-    select * from {{ ref('int_programme_evidence') }}
+    select programme_key, strength_rank from {{ ref('int_programme_evidence') }}
 
 ),
 
 matches as (
 
-    select * from {{ ref('int_evidence_matches') }}
+    select * from {{ matches_relation }}
+
+),
+
+match_words as (
+
+    select
+        is_code,
+        tie_break,
+        cast(rule_id as {{ rule_enum }}) as rule_id,
+        cast(rule_kind as {{ kind_enum }}) as rule_kind,
+        cast(source_field as {{ field_enum }}) as source_field,
+        cast(matched_text as {{ text_enum }}) as matched_text
+    from matches
 
 ),
 
 criteria_version as (
 
-    select criteria_version from {{ ref('int_criteria_version') }}
+    select cast(criteria_version as {{ version_enum }}) as criteria_version from {{ ref('int_criteria_version') }}
 
 ),
 
 assessments as (
 
-    select programme_id, hr_marker, is_rights from {{ ref('int_programme_assessment') }}
+    select
+        programme_key, programme_id, hr_marker, is_rights, marker_strength_rank, marker_evidence_count
+    from {{ ref('int_programme_assessment') }}
 
 ),
 
-evidence_criteria as (
+match_criteria as (
+
+    -- The criteria each match supports (a few thousand rows).
+    select is_code, tie_break, criterion.criterion_type, criterion.criterion_code
+    from (
+        select
+            is_code,
+            tie_break,
+            unnest(list_filter([
+                {'criterion_type': 'pillar', 'criterion_code': pillar_code},
+                {'criterion_type': 'humanitarian', 'criterion_code': case when is_humanitarian then 'humanitarian' end},
+                {'criterion_type': 'right', 'criterion_code': right_code},
+                {'criterion_type': 'group', 'criterion_code': group_code},
+                {'criterion_type': 'principle', 'criterion_code': principle_code},
+                {'criterion_type': 'duty_bearer_area', 'criterion_code': area_code},
+                {'criterion_type': 'sdg_target', 'criterion_code': sdg_target}
+            ], criterion -> criterion.criterion_code is not null)) as criterion
+        from matches
+    )
+
+),
+
+criteria as (
 
     select
-        evidence.programme_id,
-        unnest(list_filter([
-            {'criterion_type': 'pillar', 'criterion_code': evidence.pillar_code},
-            {'criterion_type': 'humanitarian', 'criterion_code': case when evidence.is_humanitarian then 'humanitarian' end},
-            {'criterion_type': 'right', 'criterion_code': evidence.right_code},
-            {'criterion_type': 'group', 'criterion_code': evidence.group_code},
-            {'criterion_type': 'principle', 'criterion_code': evidence.principle_code},
-            {'criterion_type': 'duty_bearer_area', 'criterion_code': evidence.area_code},
-            {'criterion_type': 'sdg_target', 'criterion_code': evidence.sdg_target},
-            -- The computed marker and the rights pillar are tags too, backed by the evidence that set them.
-            {'criterion_type': 'hr_marker', 'criterion_code':
-                case when assessments.hr_marker > 0 and evidence.marker_level = assessments.hr_marker
-                    then cast(assessments.hr_marker as varchar) end},
-            {'criterion_type': 'pillar', 'criterion_code':
-                case when assessments.is_rights and evidence.marker_level = assessments.hr_marker then 'rights' end}
-        ], criterion -> criterion.criterion_code is not null), recursive := true),
-        evidence.strength_rank
-    from evidence
-    inner join assessments on assessments.programme_id = evidence.programme_id
+        cast(criterion_type as {{ type_enum }}) as criterion_type,
+        cast(criterion_code as {{ code_enum }}) as criterion_code,
+        row_number() over (order by criterion_type, criterion_code) as criterion_number
+    from (select distinct criterion_type, criterion_code from match_criteria)
+
+),
+
+numbered_match_criteria as (
+
+    select match_criteria.is_code, match_criteria.tie_break, criteria.criterion_number
+    from match_criteria
+    inner join criteria
+        on cast(criteria.criterion_type as varchar) = match_criteria.criterion_type
+        and cast(criteria.criterion_code as varchar) = match_criteria.criterion_code
 
 ),
 
 strongest as (
 
-    -- Strongest evidence first (int_programme_evidence.strength_rank, unique within a programme). Only
-    -- numbers are aggregated, so a million programmes fit a small memory limit (DuckDB spills the rest).
+    -- Strongest evidence first (strength_rank is unique within a programme); numbers only, so a million
+    -- programmes fit a small memory limit (DuckDB spills the rest).
     select
-        programme_id,
-        criterion_type,
-        criterion_code,
+        evidence.programme_key,
+        numbered_match_criteria.criterion_number,
         count(*) as evidence_count,
-        min(strength_rank) as strength_rank
-    from evidence_criteria
-    group by programme_id, criterion_type, criterion_code
+        min(evidence.strength_rank) as strength_rank
+    from evidence
+    inner join numbered_match_criteria
+        on numbered_match_criteria.is_code = {{ rank_is_code('evidence.strength_rank') }}
+        and numbered_match_criteria.tie_break = {{ rank_tie_break('evidence.strength_rank') }}
+    group by evidence.programme_key, numbered_match_criteria.criterion_number
 
 ),
 
-decoded as (
+evidence_tags as (
 
     select
-        *,
-        {{ rank_marker_level('strength_rank') }} as marker_level,
-        {{ rank_text_field('strength_rank') }} as text_field,
-        {{ rank_is_code('strength_rank') }} as is_code,
-        {{ rank_tie_break('strength_rank') }} as tie_break
+        strongest.programme_key,
+        criteria.criterion_type,
+        criteria.criterion_code,
+        strongest.evidence_count,
+        strongest.strength_rank
     from strongest
+    inner join criteria on criteria.criterion_number = strongest.criterion_number
+
+),
+
+assessment_tags as (
+
+    -- The computed marker and the rights pillar are tags too, backed by the evidence that set the marker.
+    select
+        programme_key,
+        cast('hr_marker' as {{ type_enum }}) as criterion_type,
+        cast(cast(hr_marker as varchar) as {{ code_enum }}) as criterion_code,
+        marker_evidence_count as evidence_count,
+        marker_strength_rank as strength_rank
+    from assessments
+    where hr_marker > 0
+    union all
+    select
+        programme_key,
+        cast('pillar' as {{ type_enum }}),
+        cast('rights' as {{ code_enum }}),
+        marker_evidence_count,
+        marker_strength_rank
+    from assessments
+    where is_rights
+
+),
+
+tags as (
+
+    select * from evidence_tags
+    union all
+    select * from assessment_tags
 
 ),
 
 final as (
 
     select
-        decoded.programme_id,
-        decoded.criterion_type,
-        decoded.criterion_code,
-        matches.rule_id,
-        matches.rule_kind,
-        coalesce(decoded.text_field, matches.source_field) as source_field,
-        matches.matched_text,
-        decoded.marker_level,
-        decoded.evidence_count,
+        assessments.programme_id,
+        tags.criterion_type,
+        tags.criterion_code,
+        match_words.rule_id,
+        match_words.rule_kind,
+        coalesce({{ rank_text_field('tags.strength_rank', field_enum) }}, match_words.source_field) as source_field,
+        match_words.matched_text,
+        {{ rank_marker_level('tags.strength_rank') }} as marker_level,
+        tags.evidence_count,
         criteria_version.criteria_version
-    from decoded
-    inner join matches on matches.is_code = decoded.is_code and matches.tie_break = decoded.tie_break
+    from tags
+    inner join assessments on assessments.programme_key = tags.programme_key
+    inner join match_words
+        on match_words.is_code = {{ rank_is_code('tags.strength_rank') }}
+        and match_words.tie_break = {{ rank_tie_break('tags.strength_rank') }}
     cross join criteria_version
 
 )

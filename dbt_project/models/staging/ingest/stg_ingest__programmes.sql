@@ -36,7 +36,9 @@ renamed as (
         upper(coalesce(budget_currency, default_currency)) as budget_currency,
 
         ---------- numerics
-        budget_value,
+        -- Money as an exact decimal (to the cent), so budget sums are the same in every run; summing
+        -- floating-point values in whatever order the threads meet them is not.
+        cast(budget_value as decimal(18, 2)) as budget_value,
 
         ---------- booleans
         humanitarian_flag as is_humanitarian_by_publisher,
