@@ -13,3 +13,8 @@
     {%- endfor -%}
     {{ return('enum(' ~ (quoted | join(', ')) ~ ')') }}
 {%- endmacro %}
+
+{#- enum_of for one column of a relation: the ENUM of the values the column holds. -#}
+{% macro column_enum(relation, column, extra=[]) -%}
+    {{ return(enum_of('select distinct cast(' ~ column ~ ' as varchar) from ' ~ relation, extra=extra)) }}
+{%- endmacro %}

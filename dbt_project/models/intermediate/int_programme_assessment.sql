@@ -11,7 +11,7 @@ programmes as (
         programme_id,
         {{ programme_key('programme_id') }} as programme_key,
         is_humanitarian_by_publisher
-    from {{ ref('int_programmes') }}
+    from {{ ref('stg_ingest__programmes') }}
 
 ),
 

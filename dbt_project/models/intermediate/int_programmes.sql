@@ -33,8 +33,16 @@ ordered_countries as (
 
     select
         codes.programme_id,
-        -- Largest share first; equal shares in code order, so the main country is the same in every run.
-        list(codes.code order by codes.percentage desc nulls last, codes.code) as ordered_codes
+        -- Largest share first, unknown shares last, equal shares in code order: the main country is the
+        -- same in every run. (list_sort of a plain list is far cheaper than an ordered aggregate.)
+        list_transform(
+            list_sort(list({
+                'share_unknown': codes.percentage is null,
+                'negative_share': -coalesce(codes.percentage, 0),
+                'code': codes.code
+            })),
+            country -> country.code
+        ) as ordered_codes
     from codes
     where codes.code_type = 'recipient_country'
     group by codes.programme_id

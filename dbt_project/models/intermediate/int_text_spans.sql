@@ -1,5 +1,4 @@
--- Every distinct criteria phrase span found in each DISTINCT programme text (a span repeated in a text
--- says nothing more: each occurrence is read the same way). Publishers
+-- Every criteria phrase span found in each DISTINCT programme text, one row per occurrence. Publishers
 -- repeat titles and boilerplate, so each distinct text is normalised and scanned once: false friends
 -- ("human resources", "copyright") are blanked out first, then a few RE2 alternations of all phrases run
 -- over it (no programme x rule cross join). A span keeps any negation cue just before it; what a span means
@@ -18,7 +17,10 @@ texts as (
 
 distinct_texts as (
 
-    select distinct text_key, original_text from texts
+    -- Grouped on the key alone: the text is a function of its MD5.
+    select text_key, any_value(original_text) as original_text
+    from texts
+    group by text_key
 
 ),
 
@@ -33,17 +35,27 @@ guarded_texts as (
 
 ),
 
+found_spans as (
+
+    select
+        text_key,
+        list_concat(
+            {%- for chunk in phrase_chunks %}
+            regexp_extract_all(matchable_text, '{{ negation_prefix() }}?\b(?:{{ chunk }})\b'){{ ',' if not loop.last }}
+            {%- endfor %}
+        ) as spans
+    from guarded_texts
+
+),
+
 text_spans as (
 
     select
         text_key,
-        unnest(list_concat(
-            {%- for chunk in phrase_chunks %}
-            regexp_extract_all(matchable_text, '{{ negation_prefix() }}?\b(?:{{ chunk }})\b'){{ ',' if not loop.last }}
-            {%- endfor %}
-        )) as matched_span
-    from guarded_texts
+        generate_subscripts(spans, 1) as span_number,
+        unnest(spans) as matched_span
+    from found_spans
 
 )
 
-select distinct text_key, matched_span from text_spans
+select * from text_spans

@@ -1,5 +1,14 @@
 -- Programme x core treaty article, reached through the rights the programme carries
 -- (criteria_right_treaty_articles): which treaty obligations the programme helps a State meet.
+-- Key: programme_id, right_code, treaty_code, article. The article catalogue's text columns are written as
+-- ENUMs (enum_of): this is the largest mart (tens of rows per programme), and they read as text.
+
+{%- set articles_relation = ref('criteria_right_treaty_articles') %}
+{%- set treaties_relation = ref('criteria_treaties') %}
+{%- set treaty_enum = enum_of('select treaty_code from ' ~ articles_relation) %}
+{%- set treaty_name_enum = enum_of('select treaty_name from ' ~ treaties_relation) %}
+{%- set article_enum = enum_of('select cast(article as varchar) from ' ~ articles_relation) %}
+{%- set subject_enum = enum_of('select article_subject from ' ~ articles_relation) %}
 
 with
 
@@ -11,26 +20,30 @@ rights as (
 
 articles as (
 
-    select * from {{ ref('criteria_right_treaty_articles') }}
+    select
+        right_code,
+        cast(treaty_code as {{ treaty_enum }}) as treaty_code,
+        cast(cast(article as varchar) as {{ article_enum }}) as article,
+        cast(article_subject as {{ subject_enum }}) as article_subject
+    from {{ articles_relation }}
 
 ),
 
 treaties as (
 
-    select * from {{ ref('criteria_treaties') }}
+    select cast(treaty_code as {{ treaty_enum }}) as treaty_code, cast(treaty_name as {{ treaty_name_enum }}) as treaty_name
+    from {{ treaties_relation }}
 
 ),
 
 final as (
 
     select
-        md5(concat_ws('|', rights.programme_id, rights.right_code, articles.treaty_code, articles.article))
-            as programme_treaty_article_id,
         rights.programme_id,
         rights.right_code,
         articles.treaty_code,
         treaties.treaty_name,
-        cast(articles.article as varchar) as article,
+        articles.article,
         articles.article_subject,
         rights.rule_id,
         rights.matched_text,

@@ -1,5 +1,12 @@
 -- Every piece of evidence behind every tag: which rule fired, on which field, on what text or code.
 -- Key: programme_id, rule_id, source_field, matched_text (fct_programme_tag names its evidence by them).
+-- The words come from int_evidence_matches; its text columns are written as ENUMs (enum_of), which read as
+-- text but write as small integers (this mart has ~15 rows per programme).
+
+{%- set matches_relation = ref('int_evidence_matches') %}
+{%- set enum_columns = ['rule_id', 'rule_kind', 'rule_description', 'matched_text', 'language', 'pillar_code',
+    'right_code', 'group_code', 'principle_code', 'area_code', 'sdg_target'] %}
+{%- set field_enum = column_enum(matches_relation, 'source_field', extra=evidence_fields()) %}
 
 with
 
@@ -11,7 +18,15 @@ evidence as (
 
 matches as (
 
-    select * from {{ ref('int_evidence_matches') }}
+    select
+        is_code,
+        tie_break,
+        {%- for column in enum_columns %}
+        cast({{ column }} as {{ column_enum(matches_relation, column) }}) as {{ column }},
+        {%- endfor %}
+        cast(source_field as {{ field_enum }}) as source_field,
+        is_humanitarian
+    from {{ matches_relation }}
 
 ),
 
@@ -23,7 +38,10 @@ programmes as (
 
 criteria_version as (
 
-    select criteria_version from {{ ref('int_criteria_version') }}
+    select
+        cast(criteria_version as {{ column_enum(ref('int_criteria_version'), 'criteria_version') }})
+            as criteria_version
+    from {{ ref('int_criteria_version') }}
 
 ),
 
@@ -34,7 +52,7 @@ final as (
         matches.rule_id,
         matches.rule_kind,
         matches.rule_description,
-        coalesce({{ rank_text_field('evidence.strength_rank') }}, matches.source_field) as source_field,
+        coalesce({{ rank_text_field('evidence.strength_rank', field_enum) }}, matches.source_field) as source_field,
         matches.matched_text,
         matches.language,
         evidence.is_negated,

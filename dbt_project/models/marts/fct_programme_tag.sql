@@ -14,11 +14,11 @@
     ~ ' union select group_code from ' ~ matches_relation ~ ' union select principle_code from ' ~ matches_relation
     ~ ' union select area_code from ' ~ matches_relation ~ ' union select sdg_target from ' ~ matches_relation,
     extra=['humanitarian', 'rights', '1', '2', '3']) %}
-{%- set rule_enum = enum_of('select rule_id from ' ~ matches_relation) %}
+{%- set rule_enum = column_enum(matches_relation, 'rule_id') %}
 {%- set kind_enum = enum_of(extra=['text', 'code']) %}
-{%- set field_enum = enum_of('select source_field from ' ~ matches_relation, extra=evidence_fields()) %}
-{%- set text_enum = enum_of('select matched_text from ' ~ matches_relation) %}
-{%- set version_enum = enum_of('select criteria_version from ' ~ ref('int_criteria_version')) %}
+{%- set field_enum = column_enum(matches_relation, 'source_field', extra=evidence_fields()) %}
+{%- set text_enum = column_enum(matches_relation, 'matched_text') %}
+{%- set version_enum = column_enum(ref('int_criteria_version'), 'criteria_version') %}
 
 with
 

@@ -10,8 +10,6 @@ renamed as (
 
     select
         ---------- ids
-        md5(concat_ws('|', extract_id, programme_id, code_type, vocabulary, trim(code), significance))
-            as programme_code_id,
         trim(programme_id) as programme_id,
         extract_id,
 
@@ -37,8 +35,12 @@ renamed as (
 
 deduplicated as (
 
+    -- A code listed twice in one extract counts once (with its largest share).
     select * from renamed
-    qualify row_number() over (partition by programme_code_id order by percentage desc nulls last) = 1
+    qualify row_number() over (
+        partition by extract_id, programme_id, code_type, vocabulary, code, significance
+        order by percentage desc nulls last
+    ) = 1
 
 )
 

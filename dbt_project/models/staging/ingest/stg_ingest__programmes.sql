@@ -1,3 +1,6 @@
+{{ config(materialized="table") }}
+-- A table: six models read the latest version of every programme; deduplicating it once is cheaper than in each.
+
 with
 
 source as (
