@@ -33,7 +33,8 @@ sector_narratives as (
     select
         programme_id,
         'sector_narrative' as source_field,
-        string_agg(distinct narrative, ' | ') as original_text
+        -- In a fixed order, so the text (and its key) is the same in every run.
+        array_to_string(list_sort(list(distinct narrative)), ' | ') as original_text
     from codes
     where code_type = 'sector' and narrative is not null
     group by programme_id

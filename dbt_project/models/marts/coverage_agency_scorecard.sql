@@ -18,7 +18,8 @@ final as (
 
     select
         programmes.agency_code,
-        any_value(programmes.agency_name) as agency_name,
+        -- An agency unknown to ref_agencies may publish its name differently: take one, the same every run.
+        min(programmes.agency_name) as agency_name,
         count(*) as programmes,
         round(avg(programmes.hr_marker), 3) as average_hr_marker,
         round(avg((programmes.hr_marker >= 2)::int), 4) as share_marker_2_or_3,
