@@ -5,7 +5,8 @@
 {% macro enum_of(query=none, extra=[]) -%}
     {%- if not execute -%}{{ return('varchar') }}{%- endif -%}
     {%- set queried = (run_query(query).columns[0].values() | list) if query else [] -%}
-    {%- set values = (extra + queried) | reject('none') | map('string') | unique | sort -%}
+    {#- Case-sensitive: Jinja's unique and sort fold case by default, and 'HCOVD20' and 'hcovd20' are two values. -#}
+    {%- set values = (extra + queried) | reject('none') | map('string') | unique(case_sensitive=true) | sort(case_sensitive=true) -%}
     {%- if not values -%}{{ return('varchar') }}{%- endif -%}
     {%- set quoted = [] -%}
     {%- for value in values -%}

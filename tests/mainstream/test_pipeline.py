@@ -160,3 +160,20 @@ def test_gx_validation_results_stay_under_the_home_not_in_the_project(published_
         [p for p in in_project.rglob("*.json") if p.stat().st_mtime >= started] if in_project.exists() else []
     )
     assert written_there == [], "the installed expectations/ folder must not grow with every run"
+
+
+def test_codes_differing_only_in_case_are_both_published(tmp_path: Path) -> None:
+    # The big marts store matched codes as ENUMs built from the matches; values that differ only in case
+    # must each keep their own value (a case-insensitive de-duplication would fail the build).
+    home = Home(tmp_path / "home").ensure()
+    ingest_paths([FIXTURES / "iati" / "case_variants.xml"], home)
+    build_audit_publish(home)
+    evidence = _query(
+        home.published_db,
+        "select programme_id, matched_text::varchar from fct_programme_evidence "
+        "where source_field = 'humanitarian_scope:2-1' order by programme_id",
+    )
+    assert evidence == [
+        ("XM-DAC-41114-CASE-LOWER", "hcovd20 (significance 2)"),
+        ("XM-DAC-41114-CASE-UPPER", "HCOVD20 (significance 2)"),
+    ]
