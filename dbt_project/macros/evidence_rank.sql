@@ -54,3 +54,8 @@
         {%- endfor %}
     end
 {%- endmacro %}
+
+{% macro rank_finds_match(matches, rank) -%}
+    {#- The join condition that finds a strength_rank's match (rule and matched text) in int_evidence_matches. -#}
+    {{ matches }}.is_code = {{ rank_is_code(rank) }} and {{ matches }}.tie_break = {{ rank_tie_break(rank) }}
+{%- endmacro %}

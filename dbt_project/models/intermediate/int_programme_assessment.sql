@@ -56,8 +56,7 @@ evidence_facts as (
         matches.source_field
     from evidence
     inner join matches
-        on matches.is_code = {{ rank_is_code('evidence.strength_rank') }}
-        and matches.tie_break = {{ rank_tie_break('evidence.strength_rank') }}
+        on {{ rank_finds_match('matches', 'evidence.strength_rank') }}
 
 ),
 
@@ -97,8 +96,7 @@ justification as (
     from per_programme
     {%- for position in range(1, cited_count + 1) %}
     left join matches as cited_{{ position }}
-        on cited_{{ position }}.is_code = {{ rank_is_code('per_programme.cited_ranks[' ~ position ~ ']') }}
-        and cited_{{ position }}.tie_break = {{ rank_tie_break('per_programme.cited_ranks[' ~ position ~ ']') }}
+        on {{ rank_finds_match('cited_' ~ position, 'per_programme.cited_ranks[' ~ position ~ ']') }}
     {%- endfor %}
 
 ),

@@ -69,8 +69,7 @@ final as (
     from evidence
     inner join programmes on programmes.programme_key = evidence.programme_key
     inner join matches
-        on matches.is_code = {{ rank_is_code('evidence.strength_rank') }}
-        and matches.tie_break = {{ rank_tie_break('evidence.strength_rank') }}
+        on {{ rank_finds_match('matches', 'evidence.strength_rank') }}
     cross join criteria_version
 
 )

@@ -114,8 +114,7 @@ strongest as (
         min(evidence.strength_rank) as strength_rank
     from evidence
     inner join numbered_match_criteria
-        on numbered_match_criteria.is_code = {{ rank_is_code('evidence.strength_rank') }}
-        and numbered_match_criteria.tie_break = {{ rank_tie_break('evidence.strength_rank') }}
+        on {{ rank_finds_match('numbered_match_criteria', 'evidence.strength_rank') }}
     group by evidence.programme_key, numbered_match_criteria.criterion_number
 
 ),
@@ -180,8 +179,7 @@ final as (
     from tags
     inner join assessments on assessments.programme_key = tags.programme_key
     inner join match_words
-        on match_words.is_code = {{ rank_is_code('tags.strength_rank') }}
-        and match_words.tie_break = {{ rank_tie_break('tags.strength_rank') }}
+        on {{ rank_finds_match('match_words', 'tags.strength_rank') }}
     cross join criteria_version
 
 )
