@@ -5,10 +5,11 @@
 
 {%- set articles_relation = ref('criteria_right_treaty_articles') %}
 {%- set treaties_relation = ref('criteria_treaties') %}
-{%- set treaty_enum = enum_of('select treaty_code from ' ~ articles_relation) %}
-{%- set treaty_name_enum = enum_of('select treaty_name from ' ~ treaties_relation) %}
-{%- set article_enum = enum_of('select cast(article as varchar) from ' ~ articles_relation) %}
-{%- set subject_enum = enum_of('select article_subject from ' ~ articles_relation) %}
+{#- criteria_treaties holds every treaty code (the article links are tested against it). -#}
+{%- set treaty_enum = column_enum(treaties_relation, 'treaty_code') %}
+{%- set treaty_name_enum = column_enum(treaties_relation, 'treaty_name') %}
+{%- set article_enum = column_enum(articles_relation, 'article') %}
+{%- set subject_enum = column_enum(articles_relation, 'article_subject') %}
 
 with
 
@@ -23,7 +24,7 @@ articles as (
     select
         right_code,
         cast(treaty_code as {{ treaty_enum }}) as treaty_code,
-        cast(cast(article as varchar) as {{ article_enum }}) as article,
+        cast(article as {{ article_enum }}) as article,
         cast(article_subject as {{ subject_enum }}) as article_subject
     from {{ articles_relation }}
 
