@@ -26,7 +26,7 @@ distinct_texts as (
 
 guarded_texts as (
 
-    {%- set guarded = namespace(expression=normalise_text('original_text')) %}
+    {%- set guarded = namespace(expression=normalise_text('original_text', trim=false)) %}
     {%- for chunk in guard_chunks %}
     {%- set guarded.expression = "regexp_replace(" ~ guarded.expression ~ ", '\\b(?:" ~ chunk ~ ")\\b', ' # ', 'g')" %}
     {%- endfor %}
