@@ -177,3 +177,19 @@ def test_codes_differing_only_in_case_are_both_published(tmp_path: Path) -> None
         ("XM-DAC-41114-CASE-LOWER", "hcovd20 (significance 2)"),
         ("XM-DAC-41114-CASE-UPPER", "HCOVD20 (significance 2)"),
     ]
+
+
+def test_peace_false_friends_are_guarded_but_stabilisation_of_areas_is_peace(tmp_path: Path) -> None:
+    # Nutrition "stabilization centers" and UN Women's "Peace & security & humanitarian actions" label are
+    # guard phrases (criteria_text_phrases); stabilising areas retaken from armed groups stays peace.
+    home = Home(tmp_path / "home").ensure()
+    ingest_paths([FIXTURES / "iati" / "peace_false_friends.xml"], home)
+    build_audit_publish(home)
+    peace_by_programme = dict(
+        _query(home.published_db, "select programme_id, is_peace from dim_programme order by programme_id")
+    )
+    assert peace_by_programme == {
+        "XM-DAC-41114-FF-STABILISATION": True,
+        "XM-DAC-41146-FF-D4": False,
+        "XM-OCHA-CBPF-FF-NUTRITION": False,
+    }
