@@ -2,24 +2,36 @@
     `chunk_size`: RE2 runs a large alternation as a DFA only while it fits RE2's memory budget, and falls
     back to a far slower engine beyond it (measured here: 250 phrases per chunk stay fast, 500 do not).
     `guards` selects the phrases of guard rules (false friends removed before matching) or all others.
+    A phrase's chunk is fixed by the MD5 of the phrase, not by its place in the list: within a chunk the
+    leftmost, longest-listed phrase consumes an overlapping one, so adding a phrase must not move the
+    others between chunks (it changed unrelated tags when chunks were dealt out in list order).
     Criteria stay data: the SQL only reads the seeds. -#}
 {% macro phrase_alternations(phrases_relation, rules_relation, guards=false, chunk_size=250) -%}
     {%- if not execute -%}{{ return(['x']) }}{%- endif -%}
     {%- set query -%}
-        select distinct {{ normalise_text('phrases.phrase') }} as phrase
-        from {{ phrases_relation }} as phrases
-        inner join {{ rules_relation }} as rules on rules.rule_id = phrases.rule_id
-        where rules.is_guard = {{ 1 if guards else 0 }}
+        with distinct_phrases as (
+            select distinct {{ normalise_text('phrases.phrase') }} as phrase
+            from {{ phrases_relation }} as phrases
+            inner join {{ rules_relation }} as rules on rules.rule_id = phrases.rule_id
+            where rules.is_guard = {{ 1 if guards else 0 }}
+        )
+        select
+            (md5_number(phrase) % ceil(count(*) over () / {{ chunk_size }}))::integer as chunk_number,
+            phrase
+        from distinct_phrases
         order by length(phrase) desc, phrase
     {%- endset -%}
-    {%- set phrases = run_query(query).columns[0].values() | list -%}
-    {%- if not phrases -%}{{ return(['(?!)x']) }}{%- endif -%}
-    {%- set chunk_count = ((phrases | length) / chunk_size) | round(0, 'ceil') | int -%}
-    {%- set chunks = [] -%}
-    {%- for index in range(chunk_count) -%}
-        {%- do chunks.append(phrases[index::chunk_count] | join('|') | replace("'", "''")) -%}
+    {%- set result = run_query(query) -%}
+    {%- if not result.rows -%}{{ return(['(?!)x']) }}{%- endif -%}
+    {%- set chunks = {} -%}
+    {%- for row in result.rows -%}
+        {%- do chunks.setdefault(row[0], []).append(row[1]) -%}
     {%- endfor -%}
-    {{ return(chunks) }}
+    {%- set alternations = [] -%}
+    {%- for chunk_number in chunks | sort -%}
+        {%- do alternations.append(chunks[chunk_number] | join('|') | replace("'", "''")) -%}
+    {%- endfor -%}
+    {{ return(alternations) }}
 {%- endmacro %}
 
 {#- One alternation of the values of a small seed column (e.g. negation cues). -#}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -97,3 +98,42 @@ def test_changing_a_criteria_seed_changes_the_criteria_version(tmp_path: Path) -
     )
     after = version()
     assert after != before and after.startswith("crit-")
+
+
+def _phrase_alternations(project: Path, home: Home) -> list[str]:
+    """The phrase alternations int_text_spans compiles to, in chunk order."""
+    for command in (["seed", "--quiet"], ["compile", "--select", "int_text_spans", "--quiet"]):
+        completed = _dbt(project, home, *command)
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+    (compiled,) = home.dbt_target.glob("compiled/**/int_text_spans.sql")
+    sql = compiled.read_text(encoding="utf-8")
+    return re.findall(r"regexp_extract_all\(matchable_text, '.*?\\b\(\?:(.*)\)\\b'\)", sql)
+
+
+@pytest.mark.xdist_group("dbt_copy")
+def test_a_new_phrase_joins_one_alternation_and_moves_no_other(tmp_path: Path) -> None:
+    """Within an alternation the leftmost, longest-listed phrase consumes an overlapping one, so a phrase's
+    chunk decides some matches: adding a phrase must leave every other chunk exactly as it was."""
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    home = Home(tmp_path / "home").ensure()
+    phrases = project / "seeds" / "criteria" / "criteria_text_phrases.csv"
+    original = phrases.read_text(encoding="utf-8")
+    new_phrase = "community scorecards for duty bearers"
+
+    without = _phrase_alternations(project, home)
+    phrases.write_text(original + f"text.hrba.accountability,en,{new_phrase}\n", encoding="utf-8")
+    with_new = _phrase_alternations(project, home)
+    if len(with_new) != len(without):
+        # The phrase count just crossed a multiple of the chunk size: remove a phrase instead, which then cannot.
+        last_line = original.rstrip("\n").rsplit("\n", 1)[1]
+        new_phrase = last_line.split(",", 2)[2].strip('"')
+        phrases.write_text(original, encoding="utf-8")
+        with_new = _phrase_alternations(project, home)
+        phrases.write_text(original.rstrip("\n").rsplit("\n", 1)[0] + "\n", encoding="utf-8")
+        without = _phrase_alternations(project, home)
+
+    assert len(without) == len(with_new) >= 2
+    changed = [index for index, (old, new) in enumerate(zip(without, with_new, strict=True)) if old != new]
+    assert len(changed) == 1, f"chunks {changed} changed"
+    assert new_phrase in with_new[changed[0]] and new_phrase not in without[changed[0]]
