@@ -5,7 +5,13 @@
 Generates the raw zone (not timed), seeds the criteria (not timed), then times `dbt run` of the tagging
 models (everything upstream of dim_programme and fct_programme_tag) and the full `dbt build` (every model,
 bridge and coverage mart, plus every data and unit test) in child processes, reading each child's peak
-resident memory from the kernel. Results go to stdout and bench/results/.
+resident memory from the kernel. Results go to stdout and bench/results/, with the seconds each model of the
+tagging run took (from dbt's run_results.json), slowest first.
+
+    .venv/bin/python -m bench.bench_tagging --count 1000000 --home /tmp/bench-home --reuse-raw
+
+keeps the build under /tmp/bench-home and, on later runs, times the same raw zone again without regenerating it
+(generation takes about a minute per million programmes).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+import duckdb
 
 from bench.generate_programmes import generate
 from mainstream.home import DBT_PROJECT_DIR, Home
@@ -49,13 +57,32 @@ def _timed_dbt(home: Home, *args: str) -> dict[str, float]:
     return {"seconds": round(measured["seconds"], 2), "peak_rss_mb": round(measured["peak_rss_mb"], 1)}
 
 
-def run(count: int, home_root: Path) -> dict:
+def _model_seconds(home: Home) -> dict[str, float]:
+    """Seconds per model of the last dbt command, slowest first (dbt's own run_results.json)."""
+    results = json.loads((home.dbt_target / "run_results.json").read_text(encoding="utf-8"))["results"]
+    timed = sorted(results, key=lambda result: -result["execution_time"])
+    return {result["unique_id"].rsplit(".", 1)[-1]: round(result["execution_time"], 2) for result in timed}
+
+
+def _raw_programme_count(home: Home) -> int:
+    files = sorted((home.raw / "programmes").glob("*.parquet"))
+    if not files:
+        return 0
+    pattern = str(home.raw / "programmes" / "*.parquet")
+    return duckdb.sql(f"select count(*) from read_parquet('{pattern}', union_by_name = true)").fetchone()[0]
+
+
+def run(count: int, home_root: Path, reuse_raw: bool = False, results_dir: Path = RESULTS_DIR) -> dict:
     home = Home(home_root).ensure()
-    started = time.perf_counter()
-    generate(home.raw, count)
-    log.info("raw zone ready in %.1f s", time.perf_counter() - started)
+    if reuse_raw and _raw_programme_count(home) == count:
+        log.info("reusing the raw zone of %d programmes under %s", count, home.raw)
+    else:
+        started = time.perf_counter()
+        generate(home.raw, count)
+        log.info("raw zone ready in %.1f s", time.perf_counter() - started)
     _timed_dbt(home, "seed")
     tagging = _timed_dbt(home, "run", "--select", "+dim_programme", "+fct_programme_tag")
+    tagging["model_seconds"] = _model_seconds(home)
     build = _timed_dbt(home, "build")
     result = {
         "benchmark": "tagging",
@@ -66,8 +93,8 @@ def run(count: int, home_root: Path) -> dict:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "targets": {"seconds": 30, "peak_rss_mb": 4096},
     }
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / f"tagging-{count}.json").write_text(json.dumps(result, indent=2) + "\n")
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / f"tagging-{count}.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
 
 
@@ -75,10 +102,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--home", type=Path, help="where to build (default: a temporary directory)")
+    parser.add_argument(
+        "--reuse-raw", action="store_true", help="with --home: keep a raw zone that already holds --count programmes"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.reuse_raw and not args.home:
+        parser.error("--reuse-raw needs --home")
     if args.home:
-        print(json.dumps(run(args.count, args.home), indent=2))
+        print(json.dumps(run(args.count, args.home, reuse_raw=args.reuse_raw), indent=2))
         return
     with tempfile.TemporaryDirectory(prefix="mainstream-bench-") as directory:
         print(json.dumps(run(args.count, Path(directory)), indent=2))
