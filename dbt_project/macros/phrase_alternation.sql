@@ -16,7 +16,9 @@
             where rules.is_guard = {{ 1 if guards else 0 }}
         )
         select
-            (md5_number(phrase) % ceil(count(*) over () / {{ chunk_size }}))::integer as chunk_number,
+            -- The divisor is cast to the hash's own type: with any other type DuckDB takes the modulo in DOUBLE,
+            -- which loses the hash's low bits (with 8 chunks every phrase landed in chunk 0).
+            (md5_number(phrase) % ceil(count(*) over () / {{ chunk_size }})::uhugeint)::integer as chunk_number,
             phrase
         from distinct_phrases
         order by length(phrase) desc, phrase

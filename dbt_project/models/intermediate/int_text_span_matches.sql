@@ -53,13 +53,28 @@ distinct_spans as (
 
 ),
 
+inner_texts as (
+
+    -- Every shorter run of whole words inside a span (without its negation cue). A phrase found inside a
+    -- longer match counts too ("jeunes" in "femmes et jeunes"), whether or not the alternation that found the
+    -- longer match also held the shorter phrase: the tags do not depend on how phrases are chunked.
+    select distinct distinct_spans.matched_span, array_to_string(words[first_word:last_word], ' ') as inner_text
+    from (select matched_span, string_split(stripped_span, ' ') as words from distinct_spans) as distinct_spans,
+        range(1, len(words) + 1) as firsts(first_word),
+        range(1, len(words) + 1) as lasts(last_word)
+    where last_word >= first_word and last_word - first_word + 1 < len(words)
+
+),
+
 candidate_texts as (
 
     -- Both readings of each span: as a whole (a phrase may itself start with a negation word, as in
-    -- "no dejar a nadie atras"), and without a leading negation cue.
+    -- "no dejar a nadie atras"), and without a leading negation cue; and the runs of words inside it.
     select matched_span as candidate_text from distinct_spans
     union
     select stripped_span from distinct_spans
+    union
+    select inner_text from inner_texts
 
 ),
 
@@ -102,21 +117,58 @@ matched_phrases as (
 
 ),
 
-span_rules as (
+whole_span_rules as (
 
-    -- Negated matches of negatable rules are dropped.
     select
         resolved_spans.matched_span,
         matched_phrases.rule_id,
         resolved_spans.matched_text,
         matched_phrases.matched_phrase,
         matched_phrases.language,
-        resolved_spans.is_negated,
-        {{ evidence_tie_break('matched_phrases.rule_id', 'resolved_spans.matched_text') }} as tie_break
+        resolved_spans.is_negated
     from resolved_spans
     inner join matched_phrases on matched_phrases.matched_text = resolved_spans.matched_text
-    inner join rules on rules.rule_id = matched_phrases.rule_id
-    where not (rules.negatable = 1 and resolved_spans.is_negated)
+
+),
+
+inner_span_rules as (
+
+    -- Rules a span supports only through a phrase inside it (the longest such phrase, for each rule); the
+    -- span's negation cue, if any, applies to them too.
+    select
+        resolved_spans.matched_span,
+        matched_phrases.rule_id,
+        arg_max(inner_texts.inner_text, length(inner_texts.inner_text) * 1000 - ascii(inner_texts.inner_text))
+            as matched_text,
+        arg_max(matched_phrases.matched_phrase, length(inner_texts.inner_text) * 1000 - ascii(inner_texts.inner_text))
+            as matched_phrase,
+        arg_max(matched_phrases.language, length(inner_texts.inner_text) * 1000 - ascii(inner_texts.inner_text))
+            as language,
+        any_value(resolved_spans.is_negated) as is_negated
+    from resolved_spans
+    inner join inner_texts on inner_texts.matched_span = resolved_spans.matched_span
+    inner join matched_phrases on matched_phrases.matched_text = inner_texts.inner_text
+    anti join whole_span_rules
+        on whole_span_rules.matched_span = resolved_spans.matched_span
+        and whole_span_rules.rule_id = matched_phrases.rule_id
+    group by resolved_spans.matched_span, matched_phrases.rule_id
+
+),
+
+span_rules as (
+
+    -- Negated matches of negatable rules are dropped.
+    select
+        supported.matched_span,
+        supported.rule_id,
+        supported.matched_text,
+        supported.matched_phrase,
+        supported.language,
+        supported.is_negated,
+        {{ evidence_tie_break('supported.rule_id', 'supported.matched_text') }} as tie_break
+    from (select * from whole_span_rules union all select * from inner_span_rules) as supported
+    inner join rules on rules.rule_id = supported.rule_id
+    where not (rules.negatable = 1 and supported.is_negated)
 
 )
 
