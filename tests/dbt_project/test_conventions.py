@@ -100,6 +100,30 @@ def test_changing_a_criteria_seed_changes_the_criteria_version(tmp_path: Path) -
     assert after != before and after.startswith("crit-")
 
 
+def _top_level_alternatives(alternation: str) -> list[str]:
+    """Split a regex alternation on its top-level ``|`` (not inside groups, classes or escapes)."""
+    parts, current, depth, in_class, escaped = [], [], 0, False, False
+    for character in alternation:
+        if escaped:
+            escaped = False
+        elif character == "\\":
+            escaped = True
+        elif in_class:
+            in_class = character != "]"
+        elif character == "[":
+            in_class = True
+        elif character == "(":
+            depth += 1
+        elif character == ")":
+            depth -= 1
+        elif character == "|" and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(character)
+    return [*parts, "".join(current)]
+
+
 def _phrase_alternations(project: Path, home: Home) -> list[str]:
     """The phrase alternations int_text_spans compiles to, in chunk order."""
     for command in (["seed", "--quiet"], ["compile", "--select", "int_text_spans", "--quiet"]):
@@ -134,8 +158,9 @@ def test_a_new_phrase_joins_one_alternation_and_moves_no_other(tmp_path: Path) -
         without = _phrase_alternations(project, home)
 
     assert len(without) == len(with_new) >= 2
-    phrase_count = len(phrases.read_text(encoding="utf-8").splitlines()) - 1
-    assert len(with_new) >= phrase_count / 350, "phrases bunched into too few alternations (RE2's DFA cliff)"
+    sizes = [len(_top_level_alternatives(chunk)) for chunk in with_new]
+    # RE2 leaves its fast DFA between about 344 and 430 phrases per alternation (bench/README.md).
+    assert max(sizes) <= 350, f"phrases per alternation: {sizes}"
     changed = [index for index, (old, new) in enumerate(zip(without, with_new, strict=True)) if old != new]
     assert len(changed) == 1, f"chunks {changed} changed"
     assert new_phrase in with_new[changed[0]] and new_phrase not in without[changed[0]]

@@ -3,8 +3,9 @@
 
 with
 
-spans as (
+spans as materialized (
 
+    -- Materialized: several CTEs below read the distinct spans, and each would otherwise rescan every span found.
     select distinct matched_span from {{ ref('int_text_spans') }}
 
 ),
