@@ -1,6 +1,8 @@
 -- What each distinct matched span means: one row per span and rule it supports. A few thousand rows however
 -- many programmes there are, so the regex work on phrases (full match, negation) runs once per span.
 
+{%- set phrase_chunks = phrase_alternations(ref('criteria_text_phrases'), ref('criteria_text_rules')) %}
+
 with
 
 spans as materialized (
@@ -59,11 +61,20 @@ inner_texts as (
     -- Every shorter run of whole words inside a span (without its negation cue). A phrase found inside a
     -- longer match counts too ("jeunes" in "femmes et jeunes"), whether or not the alternation that found the
     -- longer match also held the shorter phrase: the tags do not depend on how phrases are chunked.
-    select distinct distinct_spans.matched_span, array_to_string(words[first_word:last_word], ' ') as inner_text
-    from (select matched_span, string_split(stripped_span, ' ') as words from distinct_spans) as distinct_spans,
-        range(1, len(words) + 1) as firsts(first_word),
-        range(1, len(words) + 1) as lasts(last_word)
-    where last_word >= first_word and last_word - first_word + 1 < len(words)
+    -- Only runs that are a phrase are kept (each alternation compiled once), so the phrase-by-phrase regex
+    -- below, compiled per row, meets few of them.
+    select distinct matched_span, inner_text
+    from (
+        select distinct_spans.matched_span, array_to_string(words[first_word:last_word], ' ') as inner_text
+        from (select matched_span, string_split(stripped_span, ' ') as words from distinct_spans) as distinct_spans,
+            range(1, len(words) + 1) as firsts(first_word),
+            range(1, len(words) + 1) as lasts(last_word)
+        where last_word >= first_word and last_word - first_word + 1 < len(words)
+    )
+    where
+        {%- for chunk in phrase_chunks %}
+        regexp_full_match(inner_text, '(?:{{ chunk }})'){{ ' or' if not loop.last }}
+        {%- endfor %}
 
 ),
 
