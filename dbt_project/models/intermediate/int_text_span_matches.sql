@@ -145,25 +145,25 @@ whole_span_rules as (
 
 inner_span_rules as (
 
-    -- Rules a span supports only through a phrase inside it (the longest such phrase, for each rule); the
-    -- span's negation cue, if any, applies to them too.
+    -- Rules a span supports only through a phrase inside it (for each rule the longest such phrase, then the
+    -- first in order, so every run picks the same); the span's negation cue, if any, applies to them too.
     select
         resolved_spans.matched_span,
         matched_phrases.rule_id,
-        arg_max(inner_texts.inner_text, length(inner_texts.inner_text) * 1000 - ascii(inner_texts.inner_text))
-            as matched_text,
-        arg_max(matched_phrases.matched_phrase, length(inner_texts.inner_text) * 1000 - ascii(inner_texts.inner_text))
-            as matched_phrase,
-        arg_max(matched_phrases.language, length(inner_texts.inner_text) * 1000 - ascii(inner_texts.inner_text))
-            as language,
-        any_value(resolved_spans.is_negated) as is_negated
+        inner_texts.inner_text as matched_text,
+        matched_phrases.matched_phrase,
+        matched_phrases.language,
+        resolved_spans.is_negated
     from resolved_spans
     inner join inner_texts on inner_texts.matched_span = resolved_spans.matched_span
     inner join matched_phrases on matched_phrases.matched_text = inner_texts.inner_text
     anti join whole_span_rules
         on whole_span_rules.matched_span = resolved_spans.matched_span
         and whole_span_rules.rule_id = matched_phrases.rule_id
-    group by resolved_spans.matched_span, matched_phrases.rule_id
+    qualify row_number() over (
+        partition by resolved_spans.matched_span, matched_phrases.rule_id
+        order by length(inner_texts.inner_text) desc, inner_texts.inner_text
+    ) = 1
 
 ),
 
