@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,25 +13,14 @@ import pytest
 
 from mainstream.audit import AUDITED_MARTS
 from mainstream.home import DBT_PROJECT_DIR, Home
-from mainstream.transform import dbt_environment
+from tests.helpers import copy_dbt_project, dbt_in
 
 BIN = Path(sys.executable).parent
 
 
-def _dbt(project_dir: Path, home: Home, *args: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, **dbt_environment(home)}
-    return subprocess.run(
-        [str(BIN / "dbt"), *args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 def test_dbt_bouncer_conventions_pass(tmp_path: Path) -> None:
     home = Home(tmp_path / "home").ensure()
-    parsed = _dbt(DBT_PROJECT_DIR, home, "parse", "--quiet")
+    parsed = dbt_in(DBT_PROJECT_DIR, home, "parse", "--quiet")
     assert parsed.returncode == 0, parsed.stdout + parsed.stderr
     config = tmp_path / "dbt-bouncer.yml"
     config.write_text(
@@ -79,13 +66,12 @@ def test_every_mart_is_audited_by_a_gx_suite() -> None:
 
 @pytest.mark.xdist_group("dbt_copy")
 def test_changing_a_criteria_seed_changes_the_criteria_version(tmp_path: Path) -> None:
-    project = tmp_path / "dbt_project"
-    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    project = copy_dbt_project(tmp_path / "dbt_project")
     home = Home(tmp_path / "home").ensure()
 
     def version() -> str:
         for command in (["seed", "--quiet"], ["run", "--select", "int_criteria_version", "--quiet"]):
-            completed = _dbt(project, home, *command)
+            completed = dbt_in(project, home, *command)
             assert completed.returncode == 0, completed.stdout + completed.stderr
         with duckdb.connect(str(home.build_db), read_only=True) as connection:
             return connection.execute("select criteria_version from intermediate.int_criteria_version").fetchone()[0]
@@ -127,7 +113,7 @@ def _top_level_alternatives(alternation: str) -> list[str]:
 def _phrase_alternations(project: Path, home: Home) -> list[str]:
     """The phrase alternations int_text_spans compiles to, in chunk order."""
     for command in (["seed", "--quiet"], ["compile", "--select", "int_text_spans", "--quiet"]):
-        completed = _dbt(project, home, *command)
+        completed = dbt_in(project, home, *command)
         assert completed.returncode == 0, completed.stdout + completed.stderr
     (compiled,) = home.dbt_target.glob("compiled/**/int_text_spans.sql")
     sql = compiled.read_text(encoding="utf-8")
@@ -138,8 +124,7 @@ def _phrase_alternations(project: Path, home: Home) -> list[str]:
 def test_a_new_phrase_joins_one_alternation_and_moves_no_other(tmp_path: Path) -> None:
     """Within an alternation the leftmost, longest-listed phrase consumes an overlapping one, so a phrase's
     chunk decides some matches: adding a phrase must leave every other chunk exactly as it was."""
-    project = tmp_path / "dbt_project"
-    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    project = copy_dbt_project(tmp_path / "dbt_project")
     home = Home(tmp_path / "home").ensure()
     phrases = project / "seeds" / "criteria" / "criteria_text_phrases.csv"
     original = phrases.read_text(encoding="utf-8")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from mainstream.home import DBT_PROJECT_DIR, Home
+from mainstream.home import Home
 from mainstream.pipeline import ingest_paths
-from tests.dbt_project.test_conventions import _dbt
-from tests.helpers import FIXTURES
+from tests.helpers import FIXTURES, copy_dbt_project, dbt_in
 
 pytestmark = pytest.mark.xdist_group("dbt_copy")
 
@@ -21,8 +19,7 @@ def test_a_phrase_inside_a_longer_match_counts_even_in_the_same_alternation(tmp_
     children phrase and "youth" a youth phrase. An alternation finds only the longer match, so with every phrase
     in one alternation the shorter one is found only through the phrases inside each span: the tags must not
     depend on which phrases share an alternation."""
-    project = tmp_path / "dbt_project"
-    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    project = copy_dbt_project(tmp_path / "dbt_project")
     macro = project / "macros" / "phrase_alternation.sql"
     one_alternation = macro.read_text(encoding="utf-8").replace("chunk_size=300", "chunk_size=100000")
     assert one_alternation != macro.read_text(encoding="utf-8")
@@ -30,7 +27,7 @@ def test_a_phrase_inside_a_longer_match_counts_even_in_the_same_alternation(tmp_
     home = Home(tmp_path / "home").ensure()
     ingest_paths([FIXTURES / "iati" / "nested_phrases.xml"], home)
     for command in (["seed", "--quiet"], ["run", "--select", "+fct_programme_tag", "--quiet"]):
-        completed = _dbt(project, home, *command)
+        completed = dbt_in(project, home, *command)
         assert completed.returncode == 0, completed.stdout + completed.stderr
 
     with duckdb.connect(str(home.build_db), read_only=True) as connection:
