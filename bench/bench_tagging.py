@@ -65,10 +65,10 @@ def _model_seconds(home: Home) -> dict[str, float]:
 
 
 def _raw_programme_count(home: Home) -> int:
-    files = sorted((home.raw / "programmes").glob("*.parquet"))
-    if not files:
+    folder = home.raw / "programmes"
+    if not any(folder.glob("*.parquet")):
         return 0
-    pattern = str(home.raw / "programmes" / "*.parquet")
+    pattern = str(folder / "*.parquet")
     return duckdb.sql(f"select count(*) from read_parquet('{pattern}', union_by_name = true)").fetchone()[0]
 
 
