@@ -12,8 +12,8 @@
     {%- set query -%}
         with distinct_phrases as (
             select distinct {{ normalise_text('phrases.phrase') }} as phrase
-            from {{ phrases_relation }} as phrases
-            inner join {{ rules_relation }} as rules on rules.rule_id = phrases.rule_id
+            from {{ compile_time_relation(phrases_relation) }} as phrases
+            inner join {{ compile_time_relation(rules_relation) }} as rules on rules.rule_id = phrases.rule_id
             where rules.is_guard = {{ 1 if guards else 0 }}
         )
         select
@@ -41,7 +41,7 @@
 {% macro value_alternation(relation, column) -%}
     {%- if not execute -%}{{ return('x') }}{%- endif -%}
     {%- set query -%}
-        select distinct {{ normalise_text(column) }} as value from {{ relation }} order by length(value) desc, value
+        select distinct {{ normalise_text(column) }} as value from {{ compile_time_relation(relation) }} order by length(value) desc, value
     {%- endset -%}
     {{ return(run_query(query).columns[0].values() | join('|') | replace("'", "''")) }}
 {%- endmacro %}
