@@ -44,6 +44,9 @@ text_matches as (
     from programme_texts
     inner join text_evidence on text_evidence.text_key = programme_texts.text_key
     inner join text_levels on text_levels.tie_break = text_evidence.tie_break
+    -- A rule with no body level is evidence only in a title (a bare "women" names the programme's subject
+    -- there, and is a passing mention anywhere else).
+    where programme_texts.source_field = 'title' or text_levels.body_marker_level is not null
 
 ),
 
