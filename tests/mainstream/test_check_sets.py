@@ -1,7 +1,8 @@
 """Regression floors on the project's own labelled check sets (not gold: see tests/fixtures/README.md).
 
 The dev-set test holds issue 3's targets on the records the criteria were calibrated on; these sets are larger,
-random (project_check) or peace-heavy (project_check_peace), and were labelled blind by the project. The floors
+random (project_check, project_check_calibrated) or peace-heavy (project_check_peace), and were labelled blind by
+the project. The floors
 sit a few records below what the criteria score now, so a criteria or matching change that quietly costs
 several labels elsewhere fails here.
 """
@@ -20,8 +21,8 @@ from tests.helpers import FIXTURES
 pytestmark = pytest.mark.xdist_group("check_sets")
 
 FLOORS: dict[str, dict[str, float]] = {
-    # measured 2026-11-29 (300 records): peace 0.741, rights 0.865, humanitarian 0.917, groups 0.878, exact 0.833,
-    # within one 0.993
+    # measured 2026-11-29 (300 records): peace 0.741, rights 0.883, humanitarian 0.920, groups 0.883, exact 0.843,
+    # within one 0.997
     "project_check": {
         "peace": 0.70,
         "rights": 0.83,
@@ -31,6 +32,8 @@ FLOORS: dict[str, dict[str, float]] = {
         "within_one": 0.96,
     },
     # measured 2026-11-29: peace 0.800, rights 0.867, humanitarian 0.923, groups 0.884, exact 0.850, within 0.975
+    # measured 2026-11-29 (160 records, 7 of them peace): peace 0.667, rights 0.777, humanitarian 0.927, groups 0.861,
+    # exact 0.819, within one 0.988; before that day's criteria changes: rights 0.755, humanitarian 0.917, exact 0.794
     "project_check_peace": {
         "peace": 0.75,
         "rights": 0.83,
@@ -38,6 +41,14 @@ FLOORS: dict[str, dict[str, float]] = {
         "groups": 0.85,
         "exact": 0.80,
         "within_one": 0.95,
+    },
+    "project_check_calibrated": {
+        "peace": 0.55,
+        "rights": 0.74,
+        "humanitarian": 0.90,
+        "groups": 0.83,
+        "exact": 0.79,
+        "within_one": 0.96,
     },
 }
 
