@@ -28,12 +28,12 @@ renamed as (
         trim(agency_ref) as agency_ref,
 
         ---------- strings
-        nullif(trim(reporting_org_name), '') as reporting_org_name,
-        nullif(trim(title), '') as title,
-        nullif(trim(description), '') as description,
-        nullif(trim(objectives), '') as objectives,
-        nullif(trim(target_groups), '') as target_groups,
-        nullif(trim(other_description), '') as other_description,
+        nullif({{ trim_spaces('reporting_org_name') }}, '') as reporting_org_name,
+        nullif({{ trim_spaces('title') }}, '') as title,
+        nullif({{ trim_spaces('description') }}, '') as description,
+        nullif({{ trim_spaces('objectives') }}, '') as objectives,
+        nullif({{ trim_spaces('target_groups') }}, '') as target_groups,
+        nullif({{ trim_spaces('other_description') }}, '') as other_description,
         coalesce(nullif(languages, ''), 'en') as languages,
         activity_status,
         upper(coalesce(budget_currency, default_currency)) as budget_currency,
