@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="compare the latest publication with a labels file")
     evaluate.add_argument("--labels", type=Path, required=True, help="JSON lines in the rubric's format")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument(
+        "--disagreements",
+        action="store_true",
+        help="also list every programme whose tags differ from its labels, with the evidence and the label's note",
+    )
     evaluate.set_defaults(handler=_eval)
     return parser
 
@@ -122,7 +127,7 @@ def _status(args: argparse.Namespace, home: Home) -> int:
 def _eval(args: argparse.Namespace, home: Home) -> int:
     from mainstream.evaluate import evaluate_publication, format_evaluation
 
-    report = evaluate_publication(home.published_db, args.labels)
+    report = evaluate_publication(home.published_db, args.labels, with_disagreements=args.disagreements)
     print(json.dumps(report, indent=2) if args.json else format_evaluation(report))
     return 0
 

@@ -51,6 +51,7 @@ def read_predictions(published_db: Path, ids: list[str]) -> dict[str, dict[str, 
         rows = connection.execute(
             """
             select p.programme_id, p.is_peace, p.is_development, p.is_rights, p.is_humanitarian, p.hr_marker,
+                   p.marker_justification,
                    coalesce(list(t.criterion_code order by t.criterion_code)
                             filter (where t.criterion_code is not null), []) as groups
             from dim_programme p
@@ -67,7 +68,8 @@ def read_predictions(published_db: Path, ids: list[str]) -> dict[str, dict[str, 
             "rights": row[3],
             "humanitarian": row[4],
             "hr_marker": row[5],
-            "groups": list(row[6]),
+            "marker_justification": row[6],
+            "groups": list(row[7]),
         }
         for row in rows
     }
@@ -83,6 +85,37 @@ def _prf(true_positive: int, false_positive: int, false_negative: int) -> dict[s
         "f1": round(f1, 4),
         "support": true_positive + false_negative,
     }
+
+
+def disagreements(labels: list[dict[str, Any]], predictions: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every found record whose computed tags differ from its labels: what differs, the marker's justification
+    (the evidence it cites) and the labeller's note, so a reviewer can tell a criteria gap from a judgement call."""
+    records = []
+    for label in labels:
+        predicted = predictions.get(label["id"])
+        if predicted is None:
+            continue
+        differences = {
+            name: {"labelled": int(label[name]), "computed": int(predicted[name])}
+            for name in (*BINARY_LABELS, "hr_marker")
+            if int(label[name]) != int(predicted[name])
+        }
+        labelled_groups, computed_groups = set(label.get("groups", [])), set(predicted["groups"])
+        if labelled_groups != computed_groups:
+            differences["groups"] = {
+                "missing": sorted(labelled_groups - computed_groups),
+                "extra": sorted(computed_groups - labelled_groups),
+            }
+        if differences:
+            records.append(
+                {
+                    "id": label["id"],
+                    "differences": differences,
+                    "marker_justification": predicted.get("marker_justification"),
+                    "note": label.get("note"),
+                }
+            )
+    return records
 
 
 def evaluate(labels: list[dict[str, Any]], predictions: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -118,11 +151,13 @@ def evaluate(labels: list[dict[str, Any]], predictions: dict[str, dict[str, Any]
     return report
 
 
-def evaluate_publication(published_db: Path, labels_path: Path) -> dict[str, Any]:
+def evaluate_publication(published_db: Path, labels_path: Path, with_disagreements: bool = False) -> dict[str, Any]:
     labels = read_labels(labels_path)
     predictions = read_predictions(published_db, [label["id"] for label in labels])
     report = evaluate(labels, predictions)
     report["published_db"] = str(published_db)
+    if with_disagreements:
+        report["disagreements"] = disagreements(labels, predictions)
     return report
 
 
@@ -142,4 +177,22 @@ def format_evaluation(report: dict[str, Any]) -> str:
     lines.extend("  " + " ".join(f"{count:>4}" for count in row) for row in marker["confusion"]["matrix"])
     if report["not_found"]:
         lines.append(f"not found in the publication ({len(report['not_found'])}): " + ", ".join(report["not_found"]))
+    if "disagreements" in report:
+        lines.append(f"disagreements ({len(report['disagreements'])} programmes):")
+        lines.extend(_format_disagreement(record) for record in report["disagreements"])
     return "\n".join(lines)
+
+
+def _format_disagreement(record: dict[str, Any]) -> str:
+    differences = []
+    for name, difference in record["differences"].items():
+        if name == "groups":
+            differences.append(f"groups missing {difference['missing']} extra {difference['extra']}")
+        else:
+            differences.append(f"{name} labelled {difference['labelled']} computed {difference['computed']}")
+    return (
+        f"- {record['id']}: "
+        + "; ".join(differences)
+        + f"\n    computed: {record['marker_justification']}"
+        + (f"\n    label note: {record['note']}" if record.get("note") else "")
+    )

@@ -64,7 +64,7 @@ def check_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_check_set_stays_above_its_floors(name: str, check_home: Home, capsys: pytest.CaptureFixture[str]) -> None:
     labels = FIXTURES / "gold" / f"{name}.jsonl"
-    code = main(["--home", str(check_home.root), "eval", "--labels", str(labels), "--json"])
+    code = main(["--home", str(check_home.root), "eval", "--labels", str(labels), "--json", "--disagreements"])
     report = json.loads(capsys.readouterr().out)
     assert code == 0
     assert report["not_found"] == [] and report["evaluated"] == len(labels.read_text().splitlines())
@@ -72,3 +72,11 @@ def test_check_set_stays_above_its_floors(name: str, check_home: Home, capsys: p
     scores |= {"exact": report["hr_marker"]["exact"], "within_one": report["hr_marker"]["within_one"]}
     below = {measure: round(scores[measure], 3) for measure, floor in FLOORS[name].items() if scores[measure] < floor}
     assert not below, f"{name}: below the floors {FLOORS[name]}: {below}"
+    # Every listed disagreement says what differs and cites the published justification; the marker ones add up
+    # to the confusion matrix's off-diagonal.
+    listed = report["disagreements"]
+    assert listed and all(record["differences"] for record in listed)
+    assert all(record["marker_justification"].startswith("Marker ") for record in listed)
+    matrix = report["hr_marker"]["confusion"]["matrix"]
+    off_diagonal = sum(matrix[g][p] for g in range(4) for p in range(4) if g != p)
+    assert sum("hr_marker" in record["differences"] for record in listed) == off_diagonal

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mainstream.evaluate import LabelsError, evaluate, read_labels
+from mainstream.evaluate import LabelsError, disagreements, evaluate, format_evaluation, read_labels
 
 
 def _label(
@@ -68,3 +68,38 @@ def test_labels_file_errors_name_the_line(tmp_path: Path) -> None:
     path.write_text("not json\n")
     with pytest.raises(LabelsError, match="line 1 is not JSON"):
         read_labels(path)
+
+
+def test_disagreements_name_what_differs_with_the_evidence_and_the_note() -> None:
+    labels = [
+        {**_label("agrees", 1), "note": "passing mention"},
+        {**_label("differs", 2, groups=["children"]), "note": "rights-based approach"},
+        _label("missing", 3),
+    ]
+    predictions = {
+        "agrees": _prediction(1),
+        "differs": {
+            **_prediction(1, humanitarian=True, groups=["idps"]),
+            "marker_justification": "Marker 1 (limited): x",
+        },
+    }
+    records = disagreements(labels, predictions)
+    assert records == [
+        {
+            "id": "differs",
+            "differences": {
+                "rights": {"labelled": 1, "computed": 0},
+                "humanitarian": {"labelled": 0, "computed": 1},
+                "hr_marker": {"labelled": 2, "computed": 1},
+                "groups": {"missing": ["children"], "extra": ["idps"]},
+            },
+            "marker_justification": "Marker 1 (limited): x",
+            "note": "rights-based approach",
+        }
+    ]
+    report = {**evaluate(labels, predictions), "published_db": "p.duckdb", "disagreements": records}
+    text = format_evaluation(report)
+    assert "disagreements (1 programmes):" in text
+    assert "- differs: rights labelled 1 computed 0; humanitarian labelled 0 computed 1; hr_marker labelled 2" in text
+    assert "groups missing ['children'] extra ['idps']" in text
+    assert "computed: Marker 1 (limited): x" in text and "label note: rights-based approach" in text
