@@ -147,6 +147,8 @@ inner_span_rules as (
 
     -- Rules a span supports only through a phrase inside it (for each rule the longest such phrase, then the
     -- first in order, so every run picks the same); the span's negation cue, if any, applies to them too.
+    -- Title-only rules (no body level) count only as a whole span: a bare "women" names what a title is about,
+    -- but inside "pregnant and lactating women" it is part of naming who is served.
     select
         resolved_spans.matched_span,
         matched_phrases.rule_id,
@@ -157,6 +159,8 @@ inner_span_rules as (
     from resolved_spans
     inner join inner_texts on inner_texts.matched_span = resolved_spans.matched_span
     inner join matched_phrases on matched_phrases.matched_text = inner_texts.inner_text
+    inner join rules as inner_rules
+        on inner_rules.rule_id = matched_phrases.rule_id and inner_rules.marker_level_body is not null
     anti join whole_span_rules
         on whole_span_rules.matched_span = resolved_spans.matched_span
         and whole_span_rules.rule_id = matched_phrases.rule_id
