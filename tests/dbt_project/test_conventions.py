@@ -149,3 +149,22 @@ def test_a_new_phrase_joins_one_alternation_and_moves_no_other(tmp_path: Path) -
     changed = [index for index, (old, new) in enumerate(zip(without, with_new, strict=True)) if old != new]
     assert len(changed) == 1, f"chunks {changed} changed"
     assert new_phrase in with_new[changed[0]] and new_phrase not in without[changed[0]]
+
+
+def test_the_seed_table_in_the_criteria_docs_matches_the_seed_files() -> None:
+    """docs/criteria.md tells analysts how many rows each seed holds; a seed edit must update it."""
+    documented = {
+        name: int(rows)
+        for name, rows in re.findall(
+            r"^\| `((?:ref|criteria)_\w+)` \| (\d+) \|",
+            (DBT_PROJECT_DIR.parent / "docs" / "criteria.md").read_text(encoding="utf-8"),
+            re.MULTILINE,
+        )
+    }
+    seed_files = {path.stem: path for path in (DBT_PROJECT_DIR / "seeds").rglob("*.csv")}
+    assert set(documented) == set(seed_files), "every seed, and only seeds, in docs/criteria.md's tables"
+    counted = {
+        name: duckdb.sql(f"select count(*) from read_csv('{path}', header = true, all_varchar = true)").fetchone()[0]
+        for name, path in seed_files.items()
+    }
+    assert documented == counted

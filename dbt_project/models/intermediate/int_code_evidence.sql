@@ -23,6 +23,7 @@ rules as (
             cast(vocabulary as varchar) as vocabulary,
             cast(code_pattern as varchar) as code_pattern,
             cast(min_significance as integer) as min_significance,
+            cast(max_significance as integer) as max_significance,
             cast(sdg_target as varchar) as sdg_target
         )
     from {{ ref('criteria_code_rules') }}
@@ -104,8 +105,16 @@ matched as (
         and rules.match_kind = code_keys.match_kind
         and coalesce(rules.code_pattern, '') = code_keys.code_key
     where
-        rules.min_significance is null
-        or try_cast(regexp_extract(code_keys.significance, '^\d+') as integer) >= rules.min_significance
+        -- A policy marker rule holds for a range of significance: "not targeted" (0 to 0) is not reported
+        -- for a marker published as significant or principal.
+        (
+            rules.min_significance is null
+            or try_cast(regexp_extract(code_keys.significance, '^\d+') as integer) >= rules.min_significance
+        )
+        and (
+            rules.max_significance is null
+            or try_cast(regexp_extract(code_keys.significance, '^\d+') as integer) <= rules.max_significance
+        )
 
 )
 

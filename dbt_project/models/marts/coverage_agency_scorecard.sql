@@ -31,7 +31,9 @@ final as (
         count(*) filter (where discrepancies.discrepancy in ('computed higher', 'computed lower'))
             as programmes_with_marker_discrepancy,
         sum(programmes.budget_value) filter (where programmes.budget_currency = 'USD') as budget_usd,
-        sum(programmes.budget_value) filter (where programmes.budget_currency = 'USD' and programmes.hr_marker >= 2)
+        -- 0, not null, when the agency has USD budgets but none of them is on a programme at marker 2 or 3.
+        sum(case when programmes.hr_marker >= 2 then programmes.budget_value else 0 end)
+            filter (where programmes.budget_currency = 'USD' and programmes.budget_value is not null)
             as budget_usd_marker_2_or_3
     from programmes
     inner join discrepancies on discrepancies.programme_id = programmes.programme_id
