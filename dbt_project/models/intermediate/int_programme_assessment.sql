@@ -53,6 +53,8 @@ evidence_facts as (
         {{ rank_marker_level('evidence.strength_rank') }} as marker_level,
         matches.pillar_code,
         matches.is_humanitarian,
+        coalesce(matches.is_humanitarian_unless_recovery, false) as is_humanitarian_unless_recovery,
+        matches.response_framing,
         matches.source_field
     from evidence
     inner join matches
@@ -67,7 +69,19 @@ per_programme as (
         coalesce(max(marker_level), 0) as hr_marker,
         bool_or(pillar_code = 'peace') as has_peace_evidence,
         bool_or(pillar_code = 'development') as has_development_evidence,
-        bool_or(is_humanitarian) as has_humanitarian_evidence,
+        -- Humanitarian: a specific emergency response, pooled fund or emergency code decides it; a response
+        -- named only in general terms (a COVID-19 response) decides it unless the programme's own text frames
+        -- the work as socio-economic recovery or impact analysis and names no health work (the rubric's
+        -- COVID-19 convention: recovery and studies are not humanitarian, an emergency health response is).
+        bool_or(is_humanitarian and not is_humanitarian_unless_recovery)
+            or (
+                bool_or(is_humanitarian and is_humanitarian_unless_recovery)
+                and not (
+                    coalesce(bool_or(response_framing = 'recovery'), false)
+                    and not coalesce(bool_or(response_framing = 'health'), false)
+                )
+            )
+            as has_humanitarian_evidence,
         max(marker_level) filter (where source_field like 'policy_marker:%') as publisher_marker_level,
         count(*) as evidence_count,
         -- How much evidence sits at each level: the marker's own evidence count is the one at its level.

@@ -56,7 +56,7 @@ criteria_version as (
 assessments as (
 
     select
-        programme_key, programme_id, hr_marker, is_rights, marker_strength_rank, marker_evidence_count
+        programme_key, programme_id, hr_marker, is_rights, is_humanitarian, marker_strength_rank, marker_evidence_count
     from {{ ref('int_programme_assessment') }}
 
 ),
@@ -181,6 +181,9 @@ final as (
     inner join match_words
         on {{ rank_finds_match('match_words', 'tags.strength_rank') }}
     cross join criteria_version
+    -- Humanitarian evidence can be outweighed (a general COVID-19 response framed as recovery work): the tag
+    -- follows the programme's determination.
+    where tags.criterion_type != 'humanitarian' or assessments.is_humanitarian
 
 )
 
