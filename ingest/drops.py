@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.errors import IngestError, UnknownAgencyError, UnreadableFileError
-from ingest.raw_zone import Lineage, write_extract
+from ingest.raw_zone import Lineage, discard_extract, write_extract
 from ingest.records import ProgrammeRecord, RecordProblem
 from mainstream.home import Home
 from mainstream.ledger import DropRecord, Ledger
@@ -81,7 +81,7 @@ def ingest_file(path: Path, home: Home, agency: str | None = None, ledger: Ledge
         source_format=source_format,
         received_at=received.isoformat(timespec="seconds"),
     )
-    earlier = ledger.loaded_extract_with_hash(content_hash)
+    earlier = _earlier_load(ledger, content_hash, source_format, agency)
     if earlier:
         drop.state = "duplicate"
         drop.reason = f"identical content already loaded as extract {earlier}; nothing new loaded"
@@ -90,6 +90,7 @@ def ingest_file(path: Path, home: Home, agency: str | None = None, ledger: Ledge
         ledger.record_drop(drop)
         return drop
     problems: list[RecordProblem] = []
+    unit = "activity" if source_format == "iati_xml" else "row"
     try:
         if source_format is None:
             raise UnreadableFileError(
@@ -98,25 +99,35 @@ def ingest_file(path: Path, home: Home, agency: str | None = None, ledger: Ledge
             )
         records = _read(path, source_format, agency, problems)
         lineage = Lineage(extract_id, path.name, content_hash, source_format, received)
-        unit = "activity" if source_format == "iati_xml" else "row"
         kept = _unique_ids(records, problems)
         if not kept:
             detail = _summarise(problems, path.name, unit) or "no programme records"
             raise UnreadableFileError(f"{path.name}: nothing could be loaded: {detail}")
+        # Values left out of loaded records (e.g. an IATI budget out of range) are reported with the rejected rows.
+        problems.extend(problem for record in kept for problem in record.value_problems)
+        problems.sort(key=lambda problem: problem.record_number)
         drop.rows_loaded = write_extract(home.raw, lineage, kept)
         # IATI XML names its own agency (reporting-org); a tabular file's is its folder's.
         drop.agency_ref = kept[0].agency_ref if source_format == "iati_xml" else drop.agency_ref
-    except IngestError as error:
-        drop.reason = str(error)
-        drop.rows_rejected = len(problems)
+    except Exception as error:
+        if isinstance(error, IngestError):
+            drop.reason = str(error)
+            log.warning("quarantined %s: %s", path.name, drop.reason)
+        else:
+            # Never lose a file (nor stop the batch) to an error nobody foresaw: quarantine it with the error.
+            reason = f"{path.name}: could not be loaded: unexpected {type(error).__name__}: {error}"
+            drop.reason = reason.encode("utf-8", "backslashreplace").decode("utf-8")
+            log.exception("quarantined %s after an unexpected error", path.name)
+        discard_extract(home.raw, extract_id)
+        drop.rows_loaded = 0
+        drop.rows_rejected = _rejected_count(problems)
         drop.stored_path = str(_quarantine(path, home, extract_id, drop.reason, problems))
-        log.warning("quarantined %s: %s", path.name, drop.reason)
         ledger.record_drop(drop)
         return drop
     drop.state = "loaded"
-    drop.rows_rejected = len(problems)
+    drop.rows_rejected = _rejected_count(problems)
     if problems:
-        drop.reason = f"{len(problems)} {unit}(s) rejected: " + _summarise(problems, path.name, unit)
+        drop.reason = _problems_reason(problems, path.name, unit)
         _write_problems(home.quarantine / f"{extract_id}__{file_name}.rejected.json", file_name, problems, unit)
     drop.stored_path = str(_archive(path, home, extract_id, received))
     log.info("loaded %s: %d programmes, %d rejected", path.name, drop.rows_loaded, drop.rows_rejected)
@@ -187,6 +198,31 @@ def _unique_ids(records: list[ProgrammeRecord], problems: list[RecordProblem]) -
         kept.append(record)
     problems.sort(key=lambda problem: problem.record_number)
     return kept
+
+
+def _earlier_load(ledger: Ledger, content_hash: str, source_format: str | None, agency: str | None) -> str | None:
+    """The extract that already loaded this content for the same agency, if any.
+
+    IATI XML names its agency inside, so its content alone decides. A tabular file's agency is its folder's:
+    the same bytes dropped by another agency are that agency's programmes, and a file without an agency is
+    quarantined for it, not archived as a duplicate.
+    """
+    if source_format == "iati_xml":
+        return ledger.loaded_extract_with_hash(content_hash)
+    if not agency:
+        return None
+    return ledger.loaded_extract_with_hash(content_hash, agency_ref=agency)
+
+
+def _rejected_count(problems: list[RecordProblem]) -> int:
+    return sum(1 for problem in problems if not problem.record_loaded)
+
+
+def _problems_reason(problems: list[RecordProblem], file_name: str, unit: str) -> str:
+    rejected = _rejected_count(problems)
+    dropped = len(problems) - rejected
+    counts = [f"{rejected} {unit}(s) rejected" if rejected else "", f"{dropped} value(s) dropped" if dropped else ""]
+    return ", ".join(count for count in counts if count) + ": " + _summarise(problems, file_name, unit)
 
 
 def _summarise(problems: list[RecordProblem], file_name: str, unit: str) -> str:

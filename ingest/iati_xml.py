@@ -4,8 +4,10 @@ Files are streamed one ``<iati-activity>`` at a time and each element is freed o
 however large the file. Real publishers break the IATI 2.03 schema in many small ways (missing attributes,
 disallowed vocabularies, unparsable numbers); this reader tolerates all of that. Only two things make an activity
 unusable, and each yields a :class:`RecordProblem` instead of a record: a missing ``iati-identifier`` and a missing
-``reporting-org/@ref``. A file that is not well-formed XML, is not an ``iati-activities`` document or holds no
-activity at all raises :class:`UnreadableFileError`.
+``reporting-org/@ref``. A budget total the warehouse cannot hold (negative, or not below 10^16) is left out of
+its record with a :class:`RecordProblem` in ``value_problems``; the activity itself loads. A file that is not
+well-formed XML, is not an ``iati-activities`` document or holds no activity at all raises
+:class:`UnreadableFileError`.
 
 Attributes and elements in other namespaces (the D-Portal ``dstore`` bookkeeping attributes, UNHCR's
 ``value-USD`` elements, ...) are never looked at: every lookup below is by un-namespaced name.
@@ -19,12 +21,13 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from lxml import etree
 
 from ingest.errors import UnreadableFileError
-from ingest.records import CodeRecord, ProgrammeRecord, RecordProblem
+from ingest.records import MAX_BUDGET, CodeRecord, ProgrammeRecord, RecordProblem
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +164,12 @@ def _activity_to_record(activity: etree._Element, number: int) -> ProgrammeRecor
         if field and text:
             descriptions[field].append(text)
     title = _narratives(activity.find("title"), activity_language, languages)
-    budget_value, budget_currency = _budget(activity)
+    budget_total, budget_currency = _budget(activity)
+    value_problems: list[RecordProblem] = []
+    if budget_total is not None and (problem := _budget_problem(budget_total, budget_currency, number, programme_id)):
+        log.warning("activity %d (%s): %s", number, programme_id, problem.message)
+        value_problems.append(problem)
+        budget_total = budget_currency = None
     return ProgrammeRecord(
         programme_id=programme_id,
         record_number=number,
@@ -178,9 +186,10 @@ def _activity_to_record(activity: etree._Element, number: int) -> ProgrammeRecor
         end_date=_activity_date(activity, _ACTUAL_END, _PLANNED_END),
         humanitarian_flag=_flag(_attr(activity, "humanitarian")),
         default_currency=_attr(activity, "default-currency"),
-        budget_value=budget_value,
+        budget_value=float(budget_total) if budget_total is not None else None,
         budget_currency=budget_currency,
         codes=_codes(activity),
+        value_problems=value_problems,
     )
 
 
@@ -263,6 +272,17 @@ def _parse_number(value: str | None) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _parse_decimal(value: str | None) -> Decimal | None:
+    """A finite xsd:decimal (scientific notation tolerated), exactly; None when absent or not a number."""
+    if value is None:
+        return None
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
 def _flag(value: str | None) -> bool | None:
     if value is None:
         return None
@@ -286,21 +306,22 @@ def _activity_date(activity: etree._Element, *preferences: tuple[str, ...]) -> d
     return None
 
 
-def _budget(activity: etree._Element) -> tuple[float | None, str | None]:
+def _budget(activity: etree._Element) -> tuple[Decimal | None, str | None]:
     """Total original budget (type 1, or no @type), else total revised budget (type 2), with its currency.
 
     Only values in the currency of the first summed value are added up; a budget line in another currency is
-    left out (with a warning) rather than added to a total it does not belong to.
+    left out (with a warning) rather than added to a total it does not belong to. Values are summed exactly, as
+    the decimals they are published as.
     """
     budgets = list(activity.iterchildren("budget"))
     default_currency = _attr(activity, "default-currency")
     for wanted in (_ORIGINAL_BUDGET, _REVISED_BUDGET):
-        values: list[tuple[float, str | None]] = []
+        values: list[tuple[Decimal, str | None]] = []
         for budget in budgets:
             if (_attr(budget, "type") or _ORIGINAL_BUDGET) != wanted:
                 continue
             value_element = budget.find("value")
-            amount = _parse_number(_text(value_element))
+            amount = _parse_decimal(_text(value_element))
             if amount is not None:
                 values.append((amount, _attr(value_element, "currency") or default_currency))
         if values:
@@ -312,8 +333,25 @@ def _budget(activity: etree._Element) -> tuple[float | None, str | None]:
                     _text(activity.find("iati-identifier")),
                     currency,
                 )
-            return sum(kept), currency
+            return sum(kept, Decimal(0)), currency
     return None, None
+
+
+def _budget_problem(total: Decimal, currency: str | None, number: int, programme_id: str) -> RecordProblem | None:
+    """Why a budget total cannot be loaded (negative, or beyond what decimal(18,2) holds); None when it can."""
+    if total < 0:
+        why = "is negative; budgets must be zero or more"
+    elif float(total) >= MAX_BUDGET:
+        why = f"is too large; budgets must be below {MAX_BUDGET:,.0f}"
+    else:
+        return None
+    return RecordProblem(
+        number,
+        "budget/value",
+        f"the budget total {total} {currency or '(no currency)'} {why}; the activity is loaded without a budget",
+        programme_id,
+        record_loaded=True,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------- codes

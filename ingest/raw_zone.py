@@ -112,6 +112,12 @@ def write_extract(raw_root: Path, lineage: Lineage, records: Iterable[ProgrammeR
     return programmes.num_rows
 
 
+def discard_extract(raw_root: Path, extract_id: str) -> None:
+    """Remove whatever an interrupted :func:`write_extract` left of one extract (nothing when it never started)."""
+    for table in RAW_TABLES:
+        (raw_root / table / f"{extract_id}.parquet").unlink(missing_ok=True)
+
+
 def _table(schema: pa.Schema, columns: dict[str, list], numbers: list[int], lineage: Lineage) -> pa.Table:
     count = len(numbers)
     data = {

@@ -14,6 +14,8 @@ CODE_TYPES = (
     "recipient_country",
     "recipient_region",
 )
+#: Budgets must fit the warehouse's decimal(18,2), i.e. be below 10^16, as the float the raw zone stores.
+MAX_BUDGET = 1e16
 
 
 @dataclass
@@ -50,16 +52,19 @@ class ProgrammeRecord:
     budget_value: float | None = None
     budget_currency: str | None = None
     codes: list[CodeRecord] = field(default_factory=list)
+    #: Values left out of this record (it is still loaded), each with where it was and why.
+    value_problems: list[RecordProblem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class RecordProblem:
-    """A record that could not be loaded: where it is, which field, and why."""
+    """A record that could not be loaded, or (``record_loaded``) a value left out of a loaded record; where and why."""
 
     record_number: int
     field: str
     message: str
     programme_id: str | None = None
+    record_loaded: bool = False
 
     def describe(self, file_name: str, unit: str = "row") -> str:
         ident = f" ({self.programme_id})" if self.programme_id else ""

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
-from ingest.records import CodeRecord, ProgrammeRecord, RecordProblem
+from ingest.records import MAX_BUDGET, CodeRecord, ProgrammeRecord, RecordProblem
 
 #: Contract column → header spellings accepted for it (compared after normalising: lower case, "_" for
 #: spaces and hyphens). The contract name itself is always accepted.
@@ -41,6 +42,12 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _DAC_CODE = re.compile(r"^\d{3}(\d{2})?$")
 _SDG = re.compile(r"^\d{1,2}(\.[0-9a-z]{1,2})?$")
 _LIST_SPLIT = re.compile(r"[;,|]")
+_CURRENCY_SYMBOLS = "$€£¥"
+_DECIMAL_MARKS = ",."
+_THOUSANDS_SEPARATORS = ",. '\u2019"
+_SCIENTIFIC = re.compile(r"^(\d+(\.\d*)?|\.\d+)[eE][+-]?\d+$")
+_GROUPED = re.compile(r"^\d{1,3}([,. '\u2019]\d{3})+$")
+_NOT_AN_AMOUNT = "is not an amount (e.g. 125000, 125,000.50, 125.000,50 or 1.25E+05)"
 
 T = TypeVar("T")
 
@@ -181,21 +188,56 @@ def _parse_flag(text: str) -> bool:
 
 
 def _parse_amount(text: str) -> float:
-    cleaned = re.sub(r"[^\d,.\-]", "", text)
-    if "," in cleaned and "." in cleaned:
-        decimal_mark = "," if cleaned.rfind(",") > cleaned.rfind(".") else "."
-        thousands = "." if decimal_mark == "," else ","
-        cleaned = cleaned.replace(thousands, "").replace(decimal_mark, ".")
-    elif "," in cleaned:
-        head, _, tail = cleaned.rpartition(",")
-        cleaned = cleaned.replace(",", "") if len(tail) == 3 else f"{head.replace(',', '')}.{tail}"
-    try:
-        amount = float(cleaned)
-    except ValueError as error:
-        raise ValueError("is not an amount (e.g. 125000 or 125,000.50)") from error
-    if amount < 0:
+    """A budget as written: plain, with consistent thousands separators, or in scientific notation.
+
+    A lone ``,`` or ``.`` followed by exactly three digits (``125,000``, ``2.000``) groups thousands, as budgets
+    carry at most two decimals. Mixed or irregular grouping, accounting negatives (``(500)``) and amounts beyond
+    what the warehouse's decimal(18,2) holds are rejected, never guessed.
+    """
+    body = text.strip(_CURRENCY_SYMBOLS + " ")
+    if body.startswith("(") and body.endswith(")"):
+        raise ValueError("is in parentheses, which marks a negative amount; budgets must be zero or more")
+    if body.startswith(("-", "\u2212")):
         raise ValueError("is negative; budgets must be zero or more")
-    return amount
+    body = body.removeprefix("+")
+    try:
+        amount = Decimal(body if _SCIENTIFIC.fullmatch(body) else _plain_amount(body))
+    except InvalidOperation as error:
+        raise ValueError(_NOT_AN_AMOUNT) from error
+    value = float(amount)
+    # Compared as the float the raw zone stores: 9999999999999999.99 is stored as 1e16, which overflows.
+    if value >= MAX_BUDGET:
+        raise ValueError(f"is too large; budgets must be below {MAX_BUDGET:,.0f}")
+    return value
+
+
+def _plain_amount(body: str) -> str:
+    """``body`` without thousands separators and with ``.`` as decimal mark; ValueError when unclear."""
+    separators = [char for char in body if not char.isdigit()]
+    if not separators:
+        return body
+    if any(char not in _THOUSANDS_SEPARATORS for char in separators):
+        raise ValueError(_NOT_AN_AMOUNT)
+    kinds = list(dict.fromkeys(separators))
+    if len(kinds) == 1 and len(separators) == 1 and kinds[0] in _DECIMAL_MARKS:
+        head, _, tail = body.partition(kinds[0])
+        # A lone mark before exactly three digits groups thousands (125,000 and 2.000 as agencies write them):
+        # budgets carry at most two decimals.
+        thousands = len(tail) == 3 and 1 <= len(head) <= 3 and not head.startswith("0")
+        integer, decimals = (head + tail, "") if thousands else (head, tail)
+    elif len(kinds) == 1:
+        integer, decimals = body, ""
+    elif len(kinds) == 2 and kinds[1] in _DECIMAL_MARKS and separators.count(kinds[1]) == 1:
+        integer, _, decimals = body.partition(kinds[1])
+    else:
+        raise ValueError(_NOT_AN_AMOUNT)
+    if not (integer or decimals) or (decimals and not decimals.isdigit()):
+        raise ValueError(_NOT_AN_AMOUNT)
+    if not integer.isdigit():
+        if not _GROUPED.fullmatch(integer):
+            raise ValueError(_NOT_AN_AMOUNT)
+        integer = re.sub(r"\D", "", integer)
+    return f"{integer or 0}.{decimals or 0}"
 
 
 def _parse_currency(text: str) -> str:

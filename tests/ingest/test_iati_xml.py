@@ -548,3 +548,32 @@ def test_every_real_activity_of_the_full_corpus_loads() -> None:
     print(f"\nfull corpus: {records} records, {len(problems)} problems in {elapsed:.2f}s", file=sys.stderr)
     assert records == 3229
     assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("budgets", "fragments"),
+    [
+        ("<budget><value>-152000</value></budget><budget><value>-152000</value></budget>", ["-304000", "negative"]),
+        ('<budget type="1"><value>99999999999999999</value></budget>', ["99999999999999999", "too large"]),
+        (
+            "<budget><value>6e15</value></budget><budget><value>6e15</value></budget>",
+            ["12000000000000000", "too large"],
+        ),
+    ],
+)
+def test_a_negative_or_out_of_range_budget_is_dropped_with_its_reason(
+    tmp_path: Path, budgets: str, fragments: list[str]
+) -> None:
+    record = _record(tmp_path, budgets, attributes='default-currency="USD"')
+    assert (record.budget_value, record.budget_currency) == (None, None)
+    [problem] = record.value_problems
+    assert (problem.record_number, problem.field, problem.programme_id) == (1, "budget/value", "TEST-1")
+    assert problem.record_loaded
+    for fragment in fragments:
+        assert fragment in problem.message
+
+
+def test_negative_budget_lines_adding_up_to_zero_or_more_are_kept(tmp_path: Path) -> None:
+    record = _record(tmp_path, "<budget><value>500</value></budget><budget><value>-200.25</value></budget>")
+    assert record.budget_value == pytest.approx(299.75)
+    assert record.value_problems == []

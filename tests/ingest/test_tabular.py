@@ -185,3 +185,61 @@ def test_claimed_file_keeps_the_agency_given_name(home: Home) -> None:
     assert result.file_name == "extract.csv"
     assert Path(result.stored_path).name == f"{result.extract_id}__extract.csv"
     assert not claimed.exists()
+
+
+def test_json_string_with_a_lone_surrogate_rejects_that_row_only(home: Home) -> None:
+    path = drop(
+        home,
+        "undp",
+        "surrogate.json",
+        '[{"programme_id":"P-1","title":"Youth voices \\ud83d"},{"programme_id":"P-2","title":"ok"}]',
+    )
+    result = ingest_file(path, home, agency="undp")
+    assert (result.state, result.rows_loaded, result.rows_rejected) == ("loaded", 1, 1)
+    assert [row["programme_id"] for row in _programmes(home)] == ["P-2"]
+    rejected = json.loads(next(home.quarantine.glob("*surrogate.json.rejected.json")).read_text())
+    [message] = [problem["message_for_agency"] for problem in rejected["problems"]]
+    assert message.startswith("surrogate.json: row 1 (P-1), field 'title': ") and "\\ud83d" in message
+
+
+def test_a_single_json_object_with_the_record_fields_is_one_record(home: Home) -> None:
+    path = drop(home, "undp", "single.json", '{"programme_id":"P-1","title":"Legal aid","countries":["KE","UG"]}\n')
+    result = ingest_file(path, home, agency="undp")
+    assert (result.state, result.rows_loaded) == ("loaded", 1), result.reason
+    assert sorted(code["code"] for code in _codes(home)) == ["KE", "UG"]
+
+
+def test_ndjson_lines_are_split_on_newlines_only(home: Home) -> None:
+    path = drop(
+        home,
+        "undp",
+        "ls.ndjson",
+        '{"programme_id":"P-1","title":"A line\u2028sep"}\n{"programme_id":"P-2","title":"B"}\n',
+    )
+    result = ingest_file(path, home, agency="undp")
+    assert (result.state, result.rows_loaded) == ("loaded", 2), result.reason
+    # Whitespace inside text (U+2028 included) is collapsed to one space, as in every other field.
+    assert {row["programme_id"]: row["title"] for row in _programmes(home)}["P-1"] == "A line sep"
+
+
+def test_typed_json_numbers_are_amounts_as_they_are(home: Home) -> None:
+    records = [
+        {"programme_id": "P-1", "title": "A", "budget": 2.125},
+        {"programme_id": "P-2", "title": "B", "budget": 1e20},
+    ]
+    result = ingest_file(drop(home, "undp", "typed.json", json.dumps(records)), home, agency="undp")
+    assert (result.rows_loaded, result.rows_rejected) == (1, 1)
+    assert [(row["programme_id"], row["budget_value"]) for row in _programmes(home)] == [("P-1", 2.125)]
+
+
+def test_excel_duplicate_header_keeps_the_first_column(home: Home) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["programme_id", "title", "title"])
+    workbook.active.append(["P-1", "First title", "Second title"])
+    path = home.landing / "undp" / "duphdr.xlsx"
+    path.parent.mkdir(parents=True)
+    workbook.save(path)
+    result = ingest_file(path, home, agency="undp")
+    assert (result.state, result.rows_loaded) == ("loaded", 1), result.reason
+    assert [row["title"] for row in _programmes(home)] == ["First title"]

@@ -1,0 +1,139 @@
+"""A dropped file always ends loaded and archived, duplicate, or quarantined with its reason: never lost."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import zipfile
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from ingest import drops
+from ingest.drops import ingest_file
+from mainstream.home import Home
+from mainstream.ledger import Ledger
+from mainstream.pipeline import ingest_paths
+from tests.helpers import drop
+
+
+def _programmes(home: Home) -> list[dict]:
+    files = sorted((home.raw / "programmes").glob("2*.parquet"))
+    return [row for path in files for row in pq.read_table(path).to_pylist()]
+
+
+def _reason(result) -> dict:
+    return json.loads(Path(result.stored_path + ".reason.json").read_text())
+
+
+def _truncated_workbook() -> bytes:
+    """A valid .xlsx whose first sheet's XML is cut off half-way (as an interrupted upload or copy leaves it)."""
+    openpyxl = pytest.importorskip("openpyxl")
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["programme_id", "title"])
+    for number in range(20):
+        workbook.active.append([f"P-{number}", f"Programme {number}"])
+    whole = io.BytesIO()
+    workbook.save(whole)
+    damaged = io.BytesIO()
+    with zipfile.ZipFile(whole) as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            target.writestr(item, data[: len(data) // 2] if item.filename == "xl/worksheets/sheet1.xml" else data)
+    return damaged.getvalue()
+
+
+# ------------------------------------------------------------------------------------------ unexpected failures
+
+
+def test_a_json_file_not_in_utf8_is_quarantined_and_the_batch_goes_on(home: Home) -> None:
+    bad = drop(home, "unicef", "a_cp1252.json", '[{"programme_id":"P-1","title":"Café for children"}]'.encode("cp1252"))
+    good = drop(home, "unicef", "b_ok.csv", "programme_id,title\nP-2,Schools for children\n")
+    results = ingest_paths([home.landing], home)
+    assert [(result.file_name, result.state) for result in results] == [
+        ("a_cp1252.json", "quarantined"),
+        ("b_ok.csv", "loaded"),
+    ]
+    reason = results[0].reason
+    assert "a_cp1252.json" in reason and "0xe9" in reason and "line 1" in reason and "UTF-8" in reason
+    assert _reason(results[0])["reason"] == reason
+    assert not bad.exists() and not good.exists()
+    assert [row["programme_id"] for row in _programmes(home)] == ["P-2"]
+    assert sorted(row["state"] for row in Ledger(home.state_db).recent_drops()) == ["loaded", "quarantined"]
+
+
+def test_a_truncated_workbook_is_quarantined_as_damaged(home: Home) -> None:
+    path = drop(home, "undp", "cut.xlsx", _truncated_workbook())
+    result = ingest_file(path, home, agency="undp")
+    assert result.state == "quarantined"
+    assert "cut.xlsx" in result.reason and "damaged" in result.reason
+    assert Path(result.stored_path).exists() and not path.exists()
+
+
+def test_any_unexpected_error_quarantines_the_file_with_its_traceback_logged(
+    home: Home, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object, **kwargs: object) -> int:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(drops, "write_extract", broken)
+    path = drop(home, "undp", "fine.csv", "programme_id,title\nP-1,Legal aid\n")
+    with caplog.at_level(logging.ERROR, logger="ingest.drops"):
+        result = ingest_file(path, home, agency="undp")
+    assert result.state == "quarantined"
+    assert "fine.csv" in result.reason and "RuntimeError" in result.reason and "disk on fire" in result.reason
+    assert _reason(result)["file"] == "fine.csv"
+    assert not path.exists()
+    assert any(record.exc_info for record in caplog.records), "the traceback is logged"
+    [row] = Ledger(home.state_db).recent_drops()
+    assert row["state"] == "quarantined"
+
+
+# ------------------------------------------------------------------------------------------ duplicates
+
+
+def test_identical_files_from_two_agencies_are_both_loaded(home: Home) -> None:
+    content = "programme_id,title\nJP-1,Joint programme on child protection\n"
+    undp = ingest_file(drop(home, "undp", "joint.csv", content), home, agency="undp")
+    unicef = ingest_file(drop(home, "unicef", "joint_programme.csv", content), home, agency="unicef")
+    again = ingest_file(drop(home, "undp", "joint_copy.csv", content), home, agency="undp")
+    assert (undp.state, unicef.state, again.state) == ("loaded", "loaded", "duplicate")
+    assert undp.extract_id in again.reason
+    assert sorted(row["agency_ref"] for row in _programmes(home)) == ["undp", "unicef"]
+    # IATI XML names its agency inside: the same content is a duplicate whatever folder it was dropped in.
+    xml = (
+        '<iati-activities version="2.03"><iati-activity><iati-identifier>XM-1</iati-identifier>'
+        '<reporting-org ref="XM-DAC-41114"/><title><narrative>T</narrative></title></iati-activity></iati-activities>'
+    )
+    first = ingest_file(drop(home, "undp", "a.xml", xml), home, agency="undp")
+    second = ingest_file(drop(home, "unicef", "b.xml", xml), home, agency="unicef")
+    assert (first.state, second.state) == ("loaded", "duplicate")
+
+
+# ------------------------------------------------------------------------------------------ IATI values
+
+
+def test_iati_budget_out_of_range_is_dropped_and_recorded_but_the_activity_loads(home: Home) -> None:
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<iati-activities version="2.03">'
+        '<iati-activity default-currency="USD"><iati-identifier>XM-1</iati-identifier>'
+        '<reporting-org ref="XM-DAC-41114"><narrative>UNDP</narrative></reporting-org>'
+        '<title><narrative>Big</narrative></title><budget type="1"><value currency="USD">99999999999999999</value>'
+        "</budget></iati-activity>"
+        '<iati-activity><iati-identifier>XM-2</iati-identifier><reporting-org ref="XM-DAC-41114"/>'
+        '<title><narrative>Minus</narrative></title><budget><value currency="USD">-152000</value></budget>'
+        '<budget><value currency="USD">-152000</value></budget></iati-activity></iati-activities>'
+    )
+    result = ingest_file(drop(home, "undp", "bigbudget.xml", xml), home)
+    assert (result.state, result.rows_loaded, result.rows_rejected) == ("loaded", 2, 0)
+    assert {row["programme_id"]: row["budget_value"] for row in _programmes(home)} == {"XM-1": None, "XM-2": None}
+    rejected = json.loads(next(home.quarantine.glob("*bigbudget.xml.rejected.json")).read_text())
+    messages = [problem["message_for_agency"] for problem in rejected["problems"]]
+    assert len(messages) == 2
+    assert messages[0].startswith("bigbudget.xml: activity 1 (XM-1), field 'budget/value': ")
+    assert "99999999999999999" in messages[0] and "too large" in messages[0]
+    assert messages[1].startswith("bigbudget.xml: activity 2 (XM-2), field 'budget/value': ")
+    assert "-304000" in messages[1] and "negative" in messages[1]
+    assert "2 value(s) dropped" in result.reason
