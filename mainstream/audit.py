@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 #: Mart → GX validation definition that audits it. Every published mart is audited.
 AUDITED_MARTS = (
     "dim_programme",
+    "dim_programme_text",
     "fct_programme_tag",
     "fct_programme_evidence",
     "fct_marker_discrepancy",
@@ -58,8 +59,8 @@ def audit_marts(build_db: Path, results_dir: Path, run_id: str) -> AuditResult:
     result = AuditResult(success=True)
     with duckdb.connect(str(build_db), read_only=True) as connection:
         for mart, validation_name in VALIDATIONS.items():
-            frame = connection.execute(f"select * from marts.{mart}").df()
             validation = context.validation_definitions.get(validation_name)
+            frame = connection.execute(f"select {_audited_columns(validation)} from marts.{mart}").df()
             outcome = validation.run(batch_parameters={"dataframe": frame})
             failed = [_describe(mart, item) for item in outcome.results if not item.success]
             result.per_mart[mart] = {
@@ -75,6 +76,20 @@ def audit_marts(build_db: Path, results_dir: Path, run_id: str) -> AuditResult:
     (results_dir / f"{run_id}.json").write_text(json.dumps(result.summary(), indent=2, default=str))
     log.info("audit %s: %d expectations, %d failed", run_id, result.evaluated, len(result.failed_expectations))
     return result
+
+
+def _audited_columns(validation) -> str:
+    """The select list a validation needs: only the columns its expectations name (a mart's long texts are
+    never copied into pandas when no expectation reads them); every column when one is table-level."""
+    columns: list[str] = []
+    for expectation in validation.suite.expectations:
+        arguments = expectation.configuration.kwargs
+        named = [arguments[key] for key in ("column", "column_A", "column_B") if key in arguments]
+        named += list(arguments.get("column_list", []))
+        if not named:
+            return "*"
+        columns += named
+    return ", ".join(f'"{column}"' for column in dict.fromkeys(columns))
 
 
 def _describe(mart: str, item) -> str:

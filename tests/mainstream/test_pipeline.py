@@ -85,6 +85,32 @@ def test_every_tag_carries_rule_field_matched_text_and_criteria_version(publishe
     assert no_pillar == [(0,)]
 
 
+def test_every_text_evidence_is_found_in_the_published_text_it_cites(published_home: Home) -> None:
+    """An analyst can read each text tag's words where they were found: dim_programme_text's field, normalised."""
+    [(evidence, without_text, not_found)] = _query(
+        published_home.published_db,
+        r"""
+        select
+            count(*),
+            count(*) filter (where texts.programme_id is null),
+            count(*) filter (where not contains(
+                regexp_replace(
+                    replace(replace(strip_accents(lower(texts.published_text)), chr(8217), chr(39)), chr(8216), chr(39)),
+                    '\s+', ' ', 'g'
+                ),
+                evidence.matched_text::varchar
+            ))
+        from fct_programme_evidence as evidence
+        left join dim_programme_text as texts
+            on texts.programme_id = evidence.programme_id
+            and texts.source_field::varchar = evidence.source_field::varchar
+        where evidence.rule_kind = 'text'
+        """,
+    )
+    assert evidence > 100
+    assert (without_text, not_found) == (0, 0)
+
+
 def test_gbv_child_protection_record_is_principal_with_cited_evidence(published_home: Home) -> None:
     [(marker, justification, groups)] = _query(
         published_home.published_db,

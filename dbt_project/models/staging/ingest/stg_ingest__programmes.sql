@@ -36,7 +36,8 @@ renamed as (
         nullif({{ trim_spaces('other_description') }}, '') as other_description,
         coalesce(nullif(languages, ''), 'en') as languages,
         activity_status,
-        upper(coalesce(budget_currency, default_currency)) as budget_currency,
+        -- The currency of the budget: none without a budget (a publisher's default currency says nothing then).
+        case when budget_value is not null then upper(coalesce(budget_currency, default_currency)) end as budget_currency,
 
         ---------- numerics
         -- Money as an exact decimal (to the cent), so budget sums are the same in every run; summing
