@@ -48,6 +48,7 @@ final as (
         articles.article_subject,
         rights.rule_id,
         rights.matched_text,
+        rights.marker_level,
         rights.criteria_version
     from rights
     inner join articles on articles.right_code = rights.right_code
