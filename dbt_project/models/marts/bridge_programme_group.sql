@@ -1,5 +1,8 @@
 -- Programme x rights-holder group the programme explicitly names or targets, with the strongest evidence.
 
+{#- Its own codes only (the catalogue's), not every criterion code fct_programme_tag's ENUM holds. -#}
+{%- set code_enum = column_enum(ref('criteria_rights_holder_groups'), 'group_code') %}
+
 with
 
 tags as (
@@ -19,7 +22,7 @@ final as (
     select
         tags.programme_id || '|' || tags.criterion_code as programme_group_id,
         tags.programme_id,
-        tags.criterion_code as group_code,
+        cast(cast(tags.criterion_code as varchar) as {{ code_enum }}) as group_code,
         groups.group_name,
         tags.rule_id,
         tags.source_field,

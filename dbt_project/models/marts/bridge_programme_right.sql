@@ -1,5 +1,8 @@
 -- Programme x right, with the strongest evidence; join criteria_rights for names.
 
+{#- Its own codes only (the catalogue's), not every criterion code fct_programme_tag's ENUM holds. -#}
+{%- set code_enum = column_enum(ref('criteria_rights'), 'right_code') %}
+
 with
 
 tags as (
@@ -19,7 +22,7 @@ final as (
     select
         tags.programme_id || '|' || tags.criterion_code as programme_right_id,
         tags.programme_id,
-        tags.criterion_code as right_code,
+        cast(cast(tags.criterion_code as varchar) as {{ code_enum }}) as right_code,
         rights.right_name,
         tags.rule_id,
         tags.source_field,

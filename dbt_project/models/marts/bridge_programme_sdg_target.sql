@@ -1,5 +1,8 @@
 -- Programme x SDG target the publisher coded (sector vocabulary 8 or tag vocabulary 3), with its text.
 
+{#- Its own codes only (the catalogue's), not every criterion code fct_programme_tag's ENUM holds. -#}
+{%- set code_enum = column_enum(ref('ref_sdg_targets'), 'sdg_target') %}
+
 with
 
 tags as (
@@ -19,7 +22,7 @@ final as (
     select
         tags.programme_id || '|' || tags.criterion_code as programme_sdg_target_id,
         tags.programme_id,
-        tags.criterion_code as sdg_target,
+        cast(cast(tags.criterion_code as varchar) as {{ code_enum }}) as sdg_target,
         targets.sdg_goal,
         targets.sdg_target_text,
         tags.rule_id,
