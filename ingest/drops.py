@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ingest.errors import IngestError, UnknownAgencyError, UnreadableFileError
 from ingest.raw_zone import Lineage, discard_extract, write_extract
@@ -52,28 +53,55 @@ def is_candidate(path: Path) -> bool:
     )
 
 
+def normalise_agency(name: str | None) -> str | None:
+    """The one spelling of an agency named by a folder or a request: ``UNDP``, `` undp `` and ``Undp`` → ``undp``.
+
+    Every way a file's agency is found (``landing/<agency>/``, ``claimed/<agency>/``, an asset event, a manual
+    trigger, the CLI's ``--agency``) goes through here, so one agency's drops are compared and loaded as one.
+    """
+    normalised = printable(name).strip().lower() if name else ""
+    return normalised or None
+
+
+def printable(text: str) -> str:
+    """``text`` as valid UTF-8 for JSON and SQLite: bytes a file name held that are not UTF-8 become ``\\xe9``.
+
+    Python reads such a name with surrogate escapes (``os.fsdecode``); other lone surrogates become ``\\udc80``.
+    """
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def agency_from_landing_path(path: Path, landing_root: Path) -> str | None:
-    """``landing/<agency>/file.csv`` → ``<agency>``; ``None`` for a file at the top of landing/."""
+    """``landing/<agency>/file.csv`` → ``<agency>`` (normalised); ``None`` for a file at the top of landing/."""
     try:
         relative = path.resolve().relative_to(landing_root.resolve())
     except ValueError:
         return None
-    return relative.parts[0].lower() if len(relative.parts) > 1 else None
+    return normalise_agency(relative.parts[0]) if len(relative.parts) > 1 else None
 
 
 def ingest_file(path: Path, home: Home, agency: str | None = None, ledger: Ledger | None = None) -> DropRecord:
-    """Load one file into the raw zone and move it to archive/ or quarantine/; return its ledger row."""
+    """Load one file into the raw zone and move it to archive/ or quarantine/; return its ledger row.
+
+    Files keep their names on disk; what is written to the ledger and to JSON shows a name's bytes that are not
+    UTF-8 escaped (``caf\\xe9.csv``).
+    """
     home.ensure()
     ledger = ledger or Ledger(home.state_db)
+    agency = normalise_agency(agency)
     content_hash, size_bytes = _hash_file(path)
-    file_name = _original_name(path, home)
+    name_on_disk = _original_name(path, home)
+    file_name = printable(name_on_disk)
     received = datetime.now(UTC)
     extract_id = f"{received:%Y%m%dT%H%M%S%f}-{content_hash[:12]}"
     source_format = FORMATS_BY_SUFFIX.get(path.suffix.lower())
     drop = DropRecord(
         extract_id=extract_id,
         file_name=file_name,
-        original_path=str(path),
+        original_path=printable(str(path)),
         content_hash=content_hash,
         size_bytes=size_bytes,
         state="quarantined",
@@ -85,8 +113,8 @@ def ingest_file(path: Path, home: Home, agency: str | None = None, ledger: Ledge
     if earlier:
         drop.state = "duplicate"
         drop.reason = f"identical content already loaded as extract {earlier}; nothing new loaded"
-        drop.stored_path = str(_archive(path, home, extract_id, received))
-        log.info("%s: %s", path.name, drop.reason)
+        drop.stored_path = printable(str(_archive(path, home, extract_id, received)))
+        log.info("%s: %s", file_name, drop.reason)
         ledger.record_drop(drop)
         return drop
     problems: list[RecordProblem] = []
@@ -98,7 +126,7 @@ def ingest_file(path: Path, home: Home, agency: str | None = None, ledger: Ledge
                 + ", ".join(sorted(FORMATS_BY_SUFFIX))
             )
         records = _read(path, source_format, agency, problems)
-        lineage = Lineage(extract_id, path.name, content_hash, source_format, received)
+        lineage = Lineage(extract_id, printable(path.name), content_hash, source_format, received)
         kept = _unique_ids(records, problems)
         if not kept:
             detail = _summarise(problems, path.name, unit) or "no programme records"
@@ -111,26 +139,25 @@ def ingest_file(path: Path, home: Home, agency: str | None = None, ledger: Ledge
         drop.agency_ref = kept[0].agency_ref if source_format == "iati_xml" else drop.agency_ref
     except Exception as error:
         if isinstance(error, IngestError):
-            drop.reason = str(error)
-            log.warning("quarantined %s: %s", path.name, drop.reason)
+            drop.reason = printable(str(error))
+            log.warning("quarantined %s: %s", file_name, drop.reason)
         else:
             # Never lose a file (nor stop the batch) to an error nobody foresaw: quarantine it with the error.
-            reason = f"{path.name}: could not be loaded: unexpected {type(error).__name__}: {error}"
-            drop.reason = reason.encode("utf-8", "backslashreplace").decode("utf-8")
-            log.exception("quarantined %s after an unexpected error", path.name)
+            drop.reason = printable(f"{path.name}: could not be loaded: unexpected {type(error).__name__}: {error}")
+            log.exception("quarantined %s after an unexpected error", file_name)
         discard_extract(home.raw, extract_id)
         drop.rows_loaded = 0
         drop.rows_rejected = _rejected_count(problems)
-        drop.stored_path = str(_quarantine(path, home, extract_id, drop.reason, problems))
+        drop.stored_path = printable(str(_quarantine(path, home, extract_id, drop.reason, problems)))
         ledger.record_drop(drop)
         return drop
     drop.state = "loaded"
     drop.rows_rejected = _rejected_count(problems)
     if problems:
-        drop.reason = _problems_reason(problems, path.name, unit)
-        _write_problems(home.quarantine / f"{extract_id}__{file_name}.rejected.json", file_name, problems, unit)
-    drop.stored_path = str(_archive(path, home, extract_id, received))
-    log.info("loaded %s: %d programmes, %d rejected", path.name, drop.rows_loaded, drop.rows_rejected)
+        drop.reason = printable(_problems_reason(problems, file_name, unit))
+        _write_problems(home.quarantine / f"{extract_id}__{name_on_disk}.rejected.json", file_name, problems, unit)
+    drop.stored_path = printable(str(_archive(path, home, extract_id, received)))
+    log.info("loaded %s: %d programmes, %d rejected", file_name, drop.rows_loaded, drop.rows_rejected)
     ledger.record_drop(drop)
     return drop
 
@@ -280,7 +307,7 @@ def _quarantine(path: Path, home: Home, extract_id: str, reason: str, problems: 
         "reason": reason,
         "problems": [asdict(problem) for problem in problems],
     }
-    target.with_name(target.name + ".reason.json").write_text(json.dumps(record, indent=2, ensure_ascii=False))
+    _write_json(target.with_name(target.name + ".reason.json"), record)
     return target
 
 
@@ -292,4 +319,19 @@ def _write_problems(target: Path, file_name: str, problems: list[RecordProblem],
             {**asdict(problem), "message_for_agency": problem.describe(file_name, unit)} for problem in problems
         ],
     }
-    target.write_text(json.dumps(record, indent=2, ensure_ascii=False))
+    _write_json(target, record)
+
+
+def _write_json(target: Path, record: dict[str, Any]) -> None:
+    """Write ``record`` as UTF-8 JSON, every text made :func:`printable` (a file name need not be UTF-8)."""
+    target.write_text(json.dumps(_printable_values(record), indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def _printable_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable(str(key)): _printable_values(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable_values(item) for item in value]
+    return value

@@ -34,6 +34,8 @@ def requests_from_events(triggering_asset_events: Mapping[Any, Iterable[Any]] | 
     (``POST /api/v2/assets/events``) carry their keys at the top level of ``extra``. Either may name one
     ``path`` or a list of ``paths``, with an optional ``agency``.
     """
+    from ingest.drops import normalise_agency
+
     requests: list[DropRequest] = []
     seen: set[int] = set()
     for events in (triggering_asset_events or {}).values():
@@ -43,7 +45,7 @@ def requests_from_events(triggering_asset_events: Mapping[Any, Iterable[Any]] | 
             seen.add(id(event))
             extra = dict(getattr(event, "extra", None) or {})
             payload = extra.get("payload") if isinstance(extra.get("payload"), dict) else extra
-            agency = payload.get("agency") or None
+            agency = normalise_agency(payload.get("agency"))
             paths = list(payload.get("paths") or [])
             if payload.get("path"):
                 paths.insert(0, payload["path"])
@@ -54,8 +56,10 @@ def requests_from_events(triggering_asset_events: Mapping[Any, Iterable[Any]] | 
 
 
 def requests_from_params(params: Mapping[str, Any] | None) -> list[DropRequest]:
+    from ingest.drops import normalise_agency
+
     params = params or {}
-    agency = params.get("agency") or None
+    agency = normalise_agency(params.get("agency"))
     return [DropRequest(Path(path), agency, "params") for path in params.get("paths") or []]
 
 
@@ -68,7 +72,7 @@ def requests_from_claimed(home: Home) -> list[DropRequest]:
     created, so sweeping ``claimed/`` when the task starts picks them up. Safe because ``mainstream_ingest``
     runs one at a time.
     """
-    from ingest.drops import is_candidate
+    from ingest.drops import is_candidate, normalise_agency
 
     if not home.claimed.is_dir():
         return []
@@ -80,7 +84,7 @@ def requests_from_claimed(home: Home) -> list[DropRequest]:
         except OSError:  # gone meanwhile
             continue
     return [
-        DropRequest(path, path.parent.name if path.parent != home.claimed else None, "claimed")
+        DropRequest(path, normalise_agency(path.parent.name) if path.parent != home.claimed else None, "claimed")
         for _, _, path in sorted(files)
     ]
 

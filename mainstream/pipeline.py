@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.drops import agency_from_landing_path, ingest_file, iter_drop_files
+from ingest.drops import agency_from_landing_path, ingest_file, iter_drop_files, normalise_agency
 from mainstream.home import Home
 from mainstream.ledger import DropRecord, Ledger, RunRecord, utc_now
 
@@ -48,7 +48,7 @@ def ingest_paths(
         files = tqdm(files, desc="ingest", unit="file")
     drops = []
     for path in files:
-        file_agency = agency or agency_from_landing_path(path, home.landing)
+        file_agency = normalise_agency(agency) or agency_from_landing_path(path, home.landing)
         if file_agency is None and path.suffix.lower() != ".xml":
             file_agency = _agency_from_parent(path)
         drops.append(ingest_file(path, home, agency=file_agency, ledger=ledger))
@@ -57,8 +57,8 @@ def ingest_paths(
 
 def _agency_from_parent(path: Path) -> str | None:
     """Outside landing/, a tabular file's folder names its agency when it is not a generic folder."""
-    parent = path.parent.name.lower()
-    return parent if parent and parent not in {"", ".", "data", "extracts", "landing", "claimed"} else None
+    parent = normalise_agency(path.parent.name)
+    return parent if parent not in {None, ".", "data", "extracts", "landing", "claimed"} else None
 
 
 @contextmanager

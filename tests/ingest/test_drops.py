@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import zipfile
 from pathlib import Path
 
@@ -137,3 +138,66 @@ def test_iati_budget_out_of_range_is_dropped_and_recorded_but_the_activity_loads
     assert messages[1].startswith("bigbudget.xml: activity 2 (XM-2), field 'budget/value': ")
     assert "-304000" in messages[1] and "negative" in messages[1]
     assert "2 value(s) dropped" in result.reason
+
+
+# ------------------------------------------------------------------------------------------ names and agencies
+
+
+def _undecodable(folder: Path, name: bytes) -> Path:
+    """A path whose file name is not valid UTF-8 (as Python sees it: with surrogate escapes)."""
+    return Path(os.fsdecode(os.fsencode(str(folder)) + b"/" + name))
+
+
+def test_a_file_name_that_is_not_utf8_is_loaded_and_recorded(home: Home) -> None:
+    folder = home.landing / "undp"
+    folder.mkdir(parents=True)
+    path = _undecodable(folder, b"caf\xe9.csv")
+    path.write_text("programme_id,title,start_date\nP-1,Legal aid,2024-01-01\nP-2,Water,31/31/2024\n")
+    result = ingest_file(path, home, agency="undp")
+    assert (result.state, result.rows_loaded, result.rows_rejected) == ("loaded", 1, 1), result.reason
+    assert result.file_name == "caf\\xe9.csv"
+    assert os.listdir(os.fsencode(str(folder))) == []
+    archived = [name for folder in home.archive.iterdir() for name in os.listdir(os.fsencode(str(folder)))]
+    assert len(archived) == 1 and archived[0].endswith(b"__caf\xe9.csv"), "the file keeps its name on disk"
+    [rejected] = home.quarantine.glob("*.rejected.json")
+    assert json.loads(rejected.read_text())["file"] == "caf\\xe9.csv"
+    [row] = Ledger(home.state_db).recent_drops()
+    assert (row["file_name"], row["state"]) == ("caf\\xe9.csv", "loaded")
+    assert [programme["source_file"] for programme in _programmes(home)] == ["caf\\xe9.csv"]
+
+
+def test_a_file_name_that_is_not_utf8_is_quarantined_with_its_reason(home: Home) -> None:
+    folder = home.landing / "undp"
+    folder.mkdir(parents=True)
+    path = _undecodable(folder, b"r\xe9sum\xe9.pdf")
+    path.write_bytes(b"%PDF-1.4")
+    result = ingest_file(path, home, agency="undp")
+    assert result.state == "quarantined"
+    assert "r\\xe9sum\\xe9.pdf" in result.reason and "unsupported file type" in result.reason
+    # The ledger's stored_path shows the name escaped too; the reason file sits beside the file itself.
+    assert result.stored_path.endswith("__r\\xe9sum\\xe9.pdf")
+    [reason] = home.quarantine.glob("*.reason.json")
+    assert json.loads(reason.read_text())["file"] == "r\\xe9sum\\xe9.pdf"
+    kept = os.listdir(os.fsencode(str(home.quarantine)))
+    assert any(name.endswith(b"__r\xe9sum\xe9.pdf") for name in kept), "the file itself is kept"
+    [row] = Ledger(home.state_db).recent_drops()
+    assert row["state"] == "quarantined"
+
+
+def test_agency_folder_names_are_one_agency_whatever_their_case(home: Home) -> None:
+    from mainstream.airflow_tasks import requests_from_claimed, requests_from_events, requests_from_params
+
+    content = "programme_id,title\nP-1,Legal aid\n"
+    claimed = home.claimed / "UNDP" / "0123456789ab__a.csv"
+    claimed.parent.mkdir(parents=True)
+    claimed.write_text(content)
+    [request] = requests_from_claimed(home)
+    assert request.agency == "undp"
+    event = type("Event", (), {"extra": {"path": "/x.csv", "agency": " UNDP "}})()
+    assert [request.agency for request in requests_from_events({"a": [event]})] == ["undp"]
+    assert [request.agency for request in requests_from_params({"paths": ["/x"], "agency": "Undp"})] == ["undp"]
+    first = ingest_file(claimed, home, agency=request.agency)
+    again = ingest_paths([drop(home, "Undp", "b.csv", content)], home)
+    direct = ingest_file(drop(home, "x", "c.csv", content), home, agency="UNDP")
+    assert (first.state, first.agency_ref) == ("loaded", "undp")
+    assert [(drop_.state, drop_.agency_ref) for drop_ in (*again, direct)] == [("duplicate", "undp")] * 2

@@ -243,3 +243,146 @@ def test_excel_duplicate_header_keeps_the_first_column(home: Home) -> None:
     result = ingest_file(path, home, agency="undp")
     assert (result.state, result.rows_loaded) == ("loaded", 1), result.reason
     assert [row["title"] for row in _programmes(home)] == ["First title"]
+
+
+# ------------------------------------------------------------------------------------------ CSV quoting, rows, bytes
+
+
+def _rejected(home: Home, name: str) -> list[dict]:
+    return json.loads(next(home.quarantine.glob(f"*{name}.rejected.json")).read_text())["problems"]
+
+
+def test_a_stray_quote_rejects_only_its_row_and_quoted_commas_stay_in_their_field(home: Home) -> None:
+    content = (
+        "programme_id,title,countries,description\n"
+        'P-1,"Legal aid",KE,"Legal aid, shelters and hotlines"\n'
+        'P-2,"The "Safe Cities" programme",UG,"Safe public spaces"\n'
+        'P-3,"Schools",TZ,"Education, including for girls"\n'
+    )
+    result = ingest_file(drop(home, "undp", "quoted.csv", content), home, agency="undp")
+    assert (result.state, result.rows_loaded, result.rows_rejected) == ("loaded", 2, 1), result.reason
+    loaded = {row["programme_id"]: (row["title"], row["description"]) for row in _programmes(home)}
+    assert loaded == {
+        "P-1": ("Legal aid", "Legal aid, shelters and hotlines"),
+        "P-3": ("Schools", "Education, including for girls"),
+    }
+    [problem] = _rejected(home, "quoted.csv")
+    assert (problem["record_number"], problem["field"]) == (2, "title")
+    assert problem["message_for_agency"].startswith("quoted.csv: row 2, field 'title': ")
+    assert '""' in problem["message"], "the message says how to write a quote inside a quoted value"
+
+
+def test_well_quoted_rows_before_a_stray_quote_are_not_rejected(home: Home) -> None:
+    content = "programme_id,title,description,countries\n" + "".join(
+        f'P-{number},"Title {number}","Legal aid, shelters",KE\n' for number in range(1, 6)
+    )
+    content += 'P-6,"The "Safe Cities" programme","ok",UG\n'
+    result = ingest_file(drop(home, "undp", "quoted2.csv", content), home, agency="undp")
+    assert (result.state, result.rows_loaded, result.rows_rejected) == ("loaded", 5, 1), result.reason
+    assert {row["description"] for row in _programmes(home)} == {"Legal aid, shelters"}
+    assert [(problem["record_number"], problem["field"]) for problem in _rejected(home, "quoted2.csv")] == [
+        (6, "title")
+    ]
+
+
+def test_row_numbers_stay_right_after_rows_the_csv_reader_rejects(home: Home) -> None:
+    lines = [f'P-{number},"Title {number}",2024-01-01' for number in range(1, 25_001)]
+    lines[20_999] = 'P-21000,"The "Safe" programme",2024-01-01'
+    lines[21_999] = 'P-22000,"Title 22000",31/31/2024'
+    path = drop(home, "undp", "late_bad.csv", "programme_id,title,start_date\n" + "\n".join(lines) + "\n")
+    result = ingest_file(path, home, agency="undp")
+    assert (result.rows_loaded, result.rows_rejected) == (24_998, 2), result.reason
+    messages = [problem["message_for_agency"] for problem in _rejected(home, "late_bad.csv")]
+    assert messages[0].startswith("late_bad.csv: row 21000, field 'title': ")
+    assert (
+        messages[1]
+        == "late_bad.csv: row 22000 (P-22000), field 'start_date': '31/31/2024' is not a date (use YYYY-MM-DD)"
+    )
+    numbers = {row["programme_id"]: row["record_number"] for row in _programmes(home)}
+    assert all(numbers[f"P-{number}"] == number for number in (1, 20_999, 21_001, 21_999, 22_001, 25_000))
+
+
+def test_row_numbers_count_blank_lines_and_not_line_breaks_inside_quotes(home: Home) -> None:
+    content = (
+        "programme_id,title,description\r\n"
+        "P-1,Legal aid,x\r\n"
+        'P-2,Schools,"First paragraph.\r\n\r\nSecond paragraph."\r\n'
+        "\r\n"
+        'P-4,"Bad "quote"",y\r\n'
+        "P-5,Water,z\r\n"
+        "P-6,,no title\r\n"
+    )
+    result = ingest_file(drop(home, "undp", "blank.csv", content), home, agency="undp")
+    assert (result.rows_loaded, result.rows_rejected) == (3, 2), result.reason
+    numbers = {row["programme_id"]: row["record_number"] for row in _programmes(home)}
+    assert numbers == {"P-1": 1, "P-2": 2, "P-5": 5}
+    assert [(problem["record_number"], problem["field"]) for problem in _rejected(home, "blank.csv")] == [
+        (4, "title"),
+        (6, "title"),
+    ]
+    [description] = [row["description"] for row in _programmes(home) if row["programme_id"] == "P-2"]
+    assert description == "First paragraph. Second paragraph."
+
+
+def test_a_windows_1252_csv_loads_as_written(home: Home) -> None:
+    # Bytes 0x92, 0x93, 0x94 and 0x80: curly quotes and the euro sign, which Latin-1 does not have.
+    title, description = "Women\u2019s legal aid", "Café \u201cquoted\u201d € 100"
+    content = f"programme_id,title,description\nP-1,{title},{description}\n"
+    result = ingest_file(drop(home, "undp", "cp1252.csv", content.encode("cp1252")), home, agency="undp")
+    assert (result.state, result.rows_loaded) == ("loaded", 1), result.reason
+    [programme] = _programmes(home)
+    assert (programme["title"], programme["description"]) == (title, description)
+
+
+def test_a_csv_mixing_utf8_and_another_encoding_is_quarantined_naming_the_line(home: Home) -> None:
+    content = (
+        "programme_id,title,description\nP-1,Café for women,Droits des réfugiés\n".encode() + b"P-2,Caf\xe9 2,ok\n"
+    )
+    result = ingest_file(drop(home, "undp", "mixed.csv", content), home, agency="undp")
+    assert result.state == "quarantined"
+    assert "mixed.csv" in result.reason and "line 3" in result.reason and "0xe9" in result.reason
+    assert "save the file as UTF-8" in result.reason
+    assert _programmes(home) == []
+
+
+def test_a_csv_in_neither_utf8_nor_windows_1252_is_quarantined_naming_the_line(home: Home) -> None:
+    content = b"programme_id,title\nP-1,Legal aid\nP-2,Water \x81 supply\n"
+    result = ingest_file(drop(home, "undp", "odd.csv", content), home, agency="undp")
+    assert result.state == "quarantined"
+    assert "line 3" in result.reason and "0x81" in result.reason and "UTF-8" in result.reason
+
+
+def test_a_field_of_several_megabytes_loads(home: Home) -> None:
+    content = f"programme_id,title,description\nP-1,A,short\nP-2,B,{'x' * 3_000_000}\nP-3,C,short\n"
+    result = ingest_file(drop(home, "undp", "longfield.csv", content), home, agency="undp")
+    assert (result.state, result.rows_loaded, result.rows_rejected) == ("loaded", 3, 0), result.reason
+    assert {row["programme_id"]: len(row["description"]) for row in _programmes(home)}["P-2"] == 3_000_000
+
+
+def test_a_line_over_the_size_limit_is_named_with_its_line_and_cause(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest import tabular
+
+    monkeypatch.setattr(tabular, "CSV_MAX_LINE_BYTES", 1 << 20)
+    content = f"programme_id,title,description\nP-1,A,short\nP-2,B,{'x' * 1_500_000}\nP-3,C,short\n"
+    result = ingest_file(drop(home, "undp", "toolong.csv", content), home, agency="undp")
+    assert result.state == "quarantined"
+    assert result.reason.startswith("toolong.csv: line 3 is longer than 1 MiB"), result.reason
+
+
+def test_a_quote_never_closed_quarantines_the_file_naming_its_line(home: Home) -> None:
+    content = 'programme_id,title,start_date\nP-1,A,2024-01-01\nP-2,"B unterminated,2024-01-01\nP-3,C,2024-01-01\n'
+    result = ingest_file(drop(home, "undp", "unterm.csv", content), home, agency="undp")
+    assert result.state == "quarantined"
+    assert result.reason.startswith("unterm.csv: the quoted value that starts on line 3 is never closed"), result.reason
+
+
+def test_row_numbers_after_a_malformed_value_spanning_lines_follow_duckdb(tmp_path: Path) -> None:
+    from ingest.tabular import read_tabular
+
+    path = tmp_path / "spanning.csv"
+    path.write_text('programme_id,title\nP-1,"ok\nmulti"\nP-2,"bad\n2nd "q" x\nP-3,Three\n\nP-5,Five\n')
+    table = read_tabular(path, "csv")
+    assert [(number, row["programme_id"]) for number, row in table.rows] == [(1, "P-1"), (3, "P-3"), (5, "P-5")]
+    assert [(problem.record_number, problem.field) for problem in table.problems] == [(2, "title")]
