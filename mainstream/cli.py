@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -24,7 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("great_expectations", "dbt", "urllib3", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     home = Home(Path(args.home).resolve()) if args.home else Home.from_env()
-    return int(args.handler(args, home) or 0)
+    try:
+        return int(args.handler(args, home) or 0)
+    except BrokenPipeError:
+        # The reader went away (`mainstream eval ... | head`): stop quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
