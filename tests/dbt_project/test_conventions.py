@@ -86,6 +86,20 @@ def test_changing_a_criteria_seed_changes_the_criteria_version(tmp_path: Path) -
     assert after != before and after.startswith("crit-")
 
 
+def test_seeds_load_over_a_warehouse_whose_seed_tables_an_older_release_built(tmp_path: Path) -> None:
+    """A criteria release that adds a seed column must load over an existing warehouse, not fail on the old table."""
+    home = Home(tmp_path / "home").ensure()
+    seeded = dbt_in(DBT_PROJECT_DIR, home, "seed", "--quiet")
+    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+    with duckdb.connect(str(home.build_db)) as connection:
+        connection.execute("alter table criteria.criteria_text_rules drop column response_framing")
+    reseeded = dbt_in(DBT_PROJECT_DIR, home, "seed", "--quiet")
+    assert reseeded.returncode == 0, reseeded.stdout + reseeded.stderr
+    with duckdb.connect(str(home.build_db), read_only=True) as connection:
+        columns = {row[0] for row in connection.execute("describe criteria.criteria_text_rules").fetchall()}
+    assert "response_framing" in columns
+
+
 def _top_level_alternatives(alternation: str) -> list[str]:
     """Split a regex alternation on its top-level ``|`` (not inside groups, classes or escapes)."""
     parts, current, depth, in_class, escaped = [], [], 0, False, False
