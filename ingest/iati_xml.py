@@ -358,7 +358,7 @@ def _budget_problem(total: Decimal, currency: str | None, number: int, programme
 
 
 def _codes(activity: etree._Element) -> list[CodeRecord]:
-    """Every code the publisher attached: sectors, policy markers, tags, humanitarian scopes, places."""
+    """Every code the publisher attached: sectors, policy markers, tags, humanitarian scopes, places, relations."""
     codes: list[CodeRecord] = []
     sectors = list(activity.iterchildren("sector"))
     codes.extend(_sector_codes(sectors))
@@ -411,6 +411,11 @@ def _codes(activity: etree._Element) -> list[CodeRecord]:
                     narrative=_narratives(element),
                 )
             )
+    # Related activities (IATI RelatedActivityType: 1 parent, 2 child, 3 sibling, 4 co-funded, 5 third party), so
+    # a UNDP output can be read with its project and counted once.
+    for element in activity.iterchildren("related-activity"):
+        if (reference := _attr(element, "ref")) and (relation := _attr(element, "type")):
+            codes.append(CodeRecord("related_activity", relation, reference))
     return codes
 
 

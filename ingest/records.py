@@ -13,6 +13,7 @@ CODE_TYPES = (
     "humanitarian_scope",
     "recipient_country",
     "recipient_region",
+    "related_activity",
 )
 #: Budgets must fit the warehouse's decimal(18,2), i.e. be below 10^16, as the float the raw zone stores.
 MAX_BUDGET = 1e16

@@ -577,3 +577,13 @@ def test_negative_budget_lines_adding_up_to_zero_or_more_are_kept(tmp_path: Path
     record = _record(tmp_path, "<budget><value>500</value></budget><budget><value>-200.25</value></budget>")
     assert record.budget_value == pytest.approx(299.75)
     assert record.value_problems == []
+
+
+def test_related_activities_are_kept_with_their_relation_type(gold: dict[str, ProgrammeRecord]) -> None:
+    """A UNDP output names its project (type 1) and a sibling output (type 3); the project names its outputs (2)."""
+    output = gold["XM-DAC-41114-OUTPUT-00121495"]
+    related = {(code.vocabulary, code.code) for code in output.codes if code.code_type == "related_activity"}
+    assert related == {("1", "XM-DAC-41114-PROJECT-00127449"), ("3", "XM-DAC-41114-OUTPUT-00121384")}
+    project = gold["XM-DAC-41114-PROJECT-00127845"]
+    children = sorted(code.code for code in project.codes if code.code_type == "related_activity")
+    assert children == [f"XM-DAC-41114-OUTPUT-0012178{n}" for n in (8, 9)] + ["XM-DAC-41114-OUTPUT-00121790"]

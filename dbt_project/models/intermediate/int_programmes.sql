@@ -56,6 +56,24 @@ main_country as (
 
 ),
 
+parents as (
+
+    -- The parent the publisher declares (IATI related-activity type 1), e.g. a UNDP output's project.
+    select programme_id, min(code) as parent_programme_id
+    from codes
+    where codes.code_type = 'related_activity' and codes.vocabulary = '1'
+    group by programme_id
+
+),
+
+children as (
+
+    select parent_programme_id as programme_id, count(*) as child_programme_count
+    from parents
+    group by parent_programme_id
+
+),
+
 joined as (
 
     select
@@ -73,6 +91,8 @@ joined as (
         main_country.country_code,
         countries.country_name,
         main_country.country_codes,
+        parents.parent_programme_id,
+        coalesce(children.child_programme_count, 0) as child_programme_count,
         programmes.start_date,
         programmes.end_date,
         coalesce(year(programmes.start_date), year(programmes.end_date)) as start_year,
@@ -89,6 +109,8 @@ joined as (
     left join agencies on agencies.agency_ref = programmes.agency_ref
     left join main_country on main_country.programme_id = programmes.programme_id
     left join countries on countries.country_code = main_country.country_code
+    left join parents on parents.programme_id = programmes.programme_id
+    left join children on children.programme_id = programmes.programme_id
 
 )
 

@@ -26,6 +26,8 @@ final as (
         programmes.country_code,
         programmes.country_name,
         programmes.country_codes,
+        programmes.parent_programme_id,
+        programmes.child_programme_count,
         programmes.languages,
         programmes.activity_status,
 
