@@ -202,7 +202,7 @@ def audit_run(run_id: str) -> str:
     """The ``audit`` task: the GX gate. A blocked audit fails the task for good (it is not retried)."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from mainstream.pipeline import AuditBlockedError, audit, build_lock
+    from mainstream.pipeline import AuditBlockedError, BuildChangedError, audit, build_lock
 
     home = Home.from_env()
     ledger = Ledger(home.state_db)
@@ -210,23 +210,35 @@ def audit_run(run_id: str) -> str:
     try:
         with build_lock(home):
             audit(home, run, ledger)
-    except AuditBlockedError as error:
+    except (AuditBlockedError, BuildChangedError) as error:  # recorded by audit(); a retry would change nothing
         log.error("%s", error)
         raise AirflowFailException(str(error)) from error
+    except BaseException as error:
+        _finish(run, ledger, "audit_error", f"{type(error).__name__}: {error}")
+        raise
     log.info("run %s passed its audit", run_id)
     return run_id
 
 
 def publish_audited_run(run_id: str) -> dict[str, Any]:
     """The ``publish`` task: publish the audited build atomically and log what was published."""
-    from mainstream.pipeline import build_lock, publish_run
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from mainstream.pipeline import BuildChangedError, build_lock, publish_run
     from mainstream.summary import format_summary, publication_summary
 
     home = Home.from_env()
     ledger = Ledger(home.state_db)
     run = ledger.get_run(run_id)
-    with build_lock(home):
-        publish_run(home, run, ledger)
+    try:
+        with build_lock(home):
+            publish_run(home, run, ledger)
+    except BuildChangedError as error:  # recorded by publish_run(): another run rebuilt the file since the audit
+        log.error("%s", error)
+        raise AirflowFailException(str(error)) from error
+    except BaseException as error:
+        _finish(run, ledger, "publish_error", f"{type(error).__name__}: {error}")
+        raise
     summary = publication_summary(home.published_db)
     for line in format_summary(summary).splitlines():
         log.info("%s", line)

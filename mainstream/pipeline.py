@@ -31,6 +31,19 @@ class NothingToBuildError(RuntimeError):
     """No extract has been loaded yet."""
 
 
+class BuildChangedError(RuntimeError):
+    """The build file is no longer the one this run built: another run rebuilt it (or is rebuilding it)."""
+
+    def __init__(self, run: RunRecord, found: str | None) -> None:
+        now = f"run {found}'s" if found else "an unfinished or failed build"
+        super().__init__(
+            f"run {run.run_id}: the build file now holds {now}, not this run's build; nothing of this run is "
+            "audited or published (the previous publication stays, and the run that rebuilt the file publishes "
+            "its own build)"
+        )
+        self.run = run
+
+
 def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
@@ -78,17 +91,42 @@ def has_extracts(home: Home) -> bool:
     return folder.is_dir() and any(not path.name.startswith("_") for path in folder.glob("*.parquet"))
 
 
+def _build_stamp(home: Home) -> Path:
+    """Names the run whose successful build the build file holds; absent while a build runs or after one failed."""
+    return home.warehouse / "build.stamp"
+
+
+def built_run_id(home: Home) -> str | None:
+    """The run whose build the build file holds, or None when a build is running, failed or never ran."""
+    stamp = _build_stamp(home)
+    return stamp.read_text(encoding="utf-8").strip() or None if stamp.exists() else None
+
+
+def require_own_build(home: Home, run: RunRecord) -> None:
+    """Raise BuildChangedError unless the build file still holds ``run``'s build.
+
+    The CLI builds, audits and publishes under one lock; Airflow's build, audit and publish are three tasks that
+    each take it, and another run may rebuild the file between them: its build was not audited by this run.
+    """
+    found = built_run_id(home)
+    if found != run.run_id:
+        raise BuildChangedError(run, found)
+
+
 def build(home: Home, run: RunRecord, ledger: Ledger) -> None:
     """dbt build (seeds, models, tests) into the private build file."""
     from mainstream.transform import BuildFailedError, run_dbt
 
     if not has_extracts(home):
         raise NothingToBuildError(f"no extract loaded under {home.raw}; drop or process a file first")
+    # From here until it succeeds the file holds no run's finished build.
+    _build_stamp(home).unlink(missing_ok=True)
     try:
         run_dbt(home, "build")
     except BuildFailedError as error:
         _finish(run, ledger, "build_failed", str(error))
         raise
+    _write_stamp(home, run.run_id)
     _record_counts(home, run)
     run.state = "built"
     ledger.record_run(run)
@@ -98,6 +136,7 @@ def audit(home: Home, run: RunRecord, ledger: Ledger) -> None:
     """Run the GX gate over the built marts; raise AuditBlockedError (and record it) when it fails."""
     from mainstream.audit import audit_marts
 
+    _stop_if_superseded(home, run, ledger)
     result = audit_marts(home.build_db, home.gx_results, run.run_id)
     run.audit_success = result.success
     run.failed_expectations = result.failed_expectations
@@ -114,6 +153,7 @@ def publish_run(home: Home, run: RunRecord, ledger: Ledger) -> RunRecord:
 
     if not run.audit_success:
         raise RuntimeError(f"run {run.run_id} has not passed its audit; refusing to publish")
+    _stop_if_superseded(home, run, ledger)
     summary = {"success": True, "failed_expectations": run.failed_expectations}
     publication = publish(home.build_db, home.published_db, run.run_id, summary)
     run.published_path = str(publication.path)
@@ -145,6 +185,21 @@ def build_audit_publish(home: Home, trigger: str = "cli") -> RunRecord:
             _finish(run, ledger, "nothing_to_build", str(error))
             raise
         return audit_and_publish(home, run, ledger)
+
+
+def _stop_if_superseded(home: Home, run: RunRecord, ledger: Ledger) -> None:
+    try:
+        require_own_build(home, run)
+    except BuildChangedError as error:
+        _finish(run, ledger, "superseded", str(error))
+        raise
+
+
+def _write_stamp(home: Home, run_id: str) -> None:
+    stamp = _build_stamp(home)
+    partial = stamp.with_name(stamp.name + ".tmp")
+    partial.write_text(run_id + "\n", encoding="utf-8")
+    partial.replace(stamp)
 
 
 def _record_counts(home: Home, run: RunRecord) -> None:

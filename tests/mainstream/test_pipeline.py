@@ -12,7 +12,17 @@ import pytest
 from mainstream.cli import main
 from mainstream.home import SAMPLE_DATA_DIR, Home
 from mainstream.ledger import Ledger
-from mainstream.pipeline import AuditBlockedError, audit, build_audit_publish, ingest_paths, start_run
+from mainstream.pipeline import (
+    AuditBlockedError,
+    BuildChangedError,
+    audit,
+    build,
+    build_audit_publish,
+    built_run_id,
+    ingest_paths,
+    publish_run,
+    start_run,
+)
 from tests.helpers import FIXTURES
 
 pytestmark = pytest.mark.xdist_group("pipeline")
@@ -152,6 +162,7 @@ def test_failed_audit_blocks_publication_and_is_recorded(published_home: Home, t
     with duckdb.connect(str(home.build_db)) as connection:
         connection.execute("update marts.dim_programme set hr_marker = 7 where programme_id like 'UNDP-CSV-%'")
     run, ledger = start_run(home, trigger="test")
+    (home.warehouse / "build.stamp").write_text(run.run_id)  # as if this run had built the tampered file
     with pytest.raises(AuditBlockedError) as blocked:
         audit(home, run, ledger)
     assert any(
@@ -163,6 +174,34 @@ def test_failed_audit_blocks_publication_and_is_recorded(published_home: Home, t
     assert recorded.state == "audit_failed" and recorded.audit_success is False
     assert recorded.failed_expectations == blocked.value.run.failed_expectations
     assert json.loads(next(home.gx_results.glob(f"{run.run_id}.json")).read_text())["success"] is False
+
+
+def test_a_run_whose_build_another_run_replaced_is_neither_audited_nor_published(
+    published_home: Home, tmp_path: Path
+) -> None:
+    """Airflow builds, audits and publishes in three tasks: a build that lands in between must not ship."""
+    home = Home(tmp_path / "home")
+    shutil.copytree(published_home.root, home.root)
+    before = _query(home.published_db, "select run_id from publication")
+    audited, ledger = start_run(home, trigger="airflow:first")
+    build(home, audited, ledger)
+    audit(home, audited, ledger)
+    assert built_run_id(home) == audited.run_id
+    # Another run rebuilds the file (here: a build that fails its audit) before the first run publishes.
+    rebuilt, _ = start_run(home, trigger="cli")
+    build(home, rebuilt, ledger)
+    with duckdb.connect(str(home.build_db)) as connection:
+        connection.execute("update marts.dim_programme set hr_marker = 9")
+    with pytest.raises(BuildChangedError, match=rebuilt.run_id):
+        publish_run(home, audited, ledger)
+    assert _query(home.published_db, "select run_id from publication") == before, "previous publication stays"
+    assert Ledger(home.state_db).get_run(audited.run_id).state == "superseded"
+    # A build that never finished leaves no run's build in the file: nothing built before it may be audited.
+    (home.warehouse / "build.stamp").unlink()
+    waiting, _ = start_run(home, trigger="airflow:second")
+    waiting.run_id = rebuilt.run_id
+    with pytest.raises(BuildChangedError, match="unfinished or failed build"):
+        audit(home, waiting, ledger)
 
 
 def test_status_reports_drops_audit_and_publication(published_home: Home, capsys: pytest.CaptureFixture[str]) -> None:
