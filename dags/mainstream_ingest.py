@@ -2,7 +2,8 @@
 
 Runs on every ``landing_drops`` asset event. Trigger it by hand for a backfill, e.g.
 ``airflow dags trigger mainstream_ingest --conf '{"paths": ["/data/archive/2026"], "agency": "undp"}'``.
-Emits ``raw_extracts`` (which runs ``mainstream_publish``) only when new programme rows were loaded.
+Emits ``raw_extracts`` (which runs ``mainstream_publish``) only when programme rows were loaded, by this run or
+by an earlier one or try, that no finished build holds yet; otherwise the task ends skipped.
 One run at a time: drops claimed meanwhile are collapsed into the next run, and the duplicate check (same
 content already loaded?) never races a concurrent ingest.
 """

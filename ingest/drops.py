@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,13 +45,32 @@ _MAX_PROBLEMS_IN_REASON = 5
 CLAIM_PREFIX = re.compile(r"^[0-9a-f]{12}__")
 
 
+def is_ignored_name(name: str) -> bool:
+    """A hidden or temporary name (``.x``, ``_x``, ``~$x``, ``x.part``, ``x.tmp``, ...): a file or folder left alone."""
+    return name.startswith(IGNORED_PREFIXES) or name.lower().endswith(IGNORED_SUFFIXES)
+
+
 def is_candidate(path: Path) -> bool:
     """Whether a file in landing/ is a finished drop (not hidden, not a partial upload)."""
-    return (
-        path.is_file()
-        and not path.name.startswith(IGNORED_PREFIXES)
-        and not path.name.lower().endswith(IGNORED_SUFFIXES)
-    )
+    return path.is_file() and not is_ignored_name(path.name)
+
+
+def iter_candidates(folder: Path) -> Iterator[Path]:
+    """Every candidate file under ``folder``, recursively, in a stable order (each folder's files, then its folders).
+
+    Hidden and temporary folders (``.snapshot/``, ``_staging/``, ``upload.tmp/``, ...) are not entered: nothing in
+    them is a drop. ``folder`` itself is read whatever its name. The landing watcher, the sweep of ``claimed/``,
+    backfills of folders and ``mainstream status`` all use this one test.
+    """
+    for root, directories, files in os.walk(folder):
+        directories[:] = sorted(name for name in directories if not is_ignored_name(name))
+        for name in sorted(files):
+            path = Path(root) / name
+            try:
+                if is_candidate(path):
+                    yield path
+            except OSError:  # vanished or unreadable meanwhile
+                continue
 
 
 def normalise_agency(name: str | None) -> str | None:
@@ -83,11 +103,23 @@ def agency_from_landing_path(path: Path, landing_root: Path) -> str | None:
     return normalise_agency(relative.parts[0]) if len(relative.parts) > 1 else None
 
 
-def ingest_file(path: Path, home: Home, agency: str | None = None, ledger: Ledger | None = None) -> DropRecord:
+def ingest_file(
+    path: Path,
+    home: Home,
+    agency: str | None = None,
+    ledger: Ledger | None = None,
+    original_path: Path | None = None,
+) -> DropRecord:
     """Load one file into the raw zone and move it to archive/ or quarantine/; return its ledger row.
+
+    ``original_path`` is where the agency dropped the file when it is not ``path`` itself (the watcher moved it
+    from ``landing/<agency>/`` to ``claimed/``); the ledger's ``original_path`` holds it, else ``path``.
 
     Files keep their names on disk; what is written to the ledger and to JSON shows a name's bytes that are not
     UTF-8 escaped (``caf\\xe9.csv``).
+
+    If moving the file or recording it fails, nothing of it stays behind (no raw extract, no archived or
+    quarantined copy) and the file is back where it was, so that a retry loads it once.
     """
     home.ensure()
     ledger = ledger or Ledger(home.state_db)
@@ -101,7 +133,7 @@ def ingest_file(path: Path, home: Home, agency: str | None = None, ledger: Ledge
     drop = DropRecord(
         extract_id=extract_id,
         file_name=file_name,
-        original_path=printable(str(path)),
+        original_path=printable(str(original_path or path)),
         content_hash=content_hash,
         size_bytes=size_bytes,
         state="quarantined",
@@ -113,9 +145,14 @@ def ingest_file(path: Path, home: Home, agency: str | None = None, ledger: Ledge
     if earlier:
         drop.state = "duplicate"
         drop.reason = f"identical content already loaded as extract {earlier}; nothing new loaded"
-        drop.stored_path = printable(str(_archive(path, home, extract_id, received)))
+        _store_and_record(
+            path,
+            _archive_target(path, home, extract_id, received),
+            lambda: _archive(path, home, extract_id, received),
+            drop,
+            ledger,
+        )
         log.info("%s: %s", file_name, drop.reason)
-        ledger.record_drop(drop)
         return drop
     problems: list[RecordProblem] = []
     unit = "activity" if source_format == "iati_xml" else "row"
@@ -148,25 +185,47 @@ def ingest_file(path: Path, home: Home, agency: str | None = None, ledger: Ledge
         discard_extract(home.raw, extract_id)
         drop.rows_loaded = 0
         drop.rows_rejected = _rejected_count(problems)
-        drop.stored_path = printable(str(_quarantine(path, home, extract_id, drop.reason, problems)))
-        ledger.record_drop(drop)
+        reason = drop.reason
+        _store_and_record(
+            path,
+            _quarantine_target(path, home, extract_id),
+            lambda: _quarantine(path, home, extract_id, reason, problems, original_path),
+            drop,
+            ledger,
+        )
         return drop
     drop.state = "loaded"
     drop.rows_rejected = _rejected_count(problems)
-    if problems:
-        drop.reason = printable(_problems_reason(problems, file_name, unit))
-        _write_problems(home.quarantine / f"{extract_id}__{name_on_disk}.rejected.json", file_name, problems, unit)
-    drop.stored_path = printable(str(_archive(path, home, extract_id, received)))
+    rejected = home.quarantine / f"{extract_id}__{name_on_disk}.rejected.json"
+    try:
+        if problems:
+            drop.reason = printable(_problems_reason(problems, file_name, unit))
+            _write_problems(rejected, file_name, problems, unit)
+        _store_and_record(
+            path,
+            _archive_target(path, home, extract_id, received),
+            lambda: _archive(path, home, extract_id, received),
+            drop,
+            ledger,
+        )
+    except BaseException:
+        # The raw Parquet must not outlive its ledger row: a retry (the file is back where it was) would load the
+        # same file again under a new extract id, and both copies would be built.
+        _discard(home, extract_id, rejected)
+        raise
     log.info("loaded %s: %d programmes, %d rejected", file_name, drop.rows_loaded, drop.rows_rejected)
-    ledger.record_drop(drop)
     return drop
 
 
 def iter_drop_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Expand files and folders (recursively) into candidate files, in a stable order."""
+    """Expand files and folders (recursively) into candidate files, in a stable order.
+
+    Hidden and partial files, and everything under hidden or temporary folders, are skipped (:func:`iter_candidates`);
+    a file named explicitly is always read.
+    """
     for path in paths:
         if path.is_dir():
-            yield from sorted(child for child in path.rglob("*") if is_candidate(child))
+            yield from sorted(iter_candidates(path))
         elif path.exists():
             yield path
         else:
@@ -268,10 +327,9 @@ def _hash_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _move(path: Path, home: Home, folder: Path, extract_id: str) -> Path:
+def _move(path: Path, home: Home, target: Path) -> Path:
     """Move a dropped file (or copy a file ingested from elsewhere, leaving the original alone)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{extract_id}__{_original_name(path, home)}"
+    target.parent.mkdir(parents=True, exist_ok=True)
     keep_source = not _is_dropped(path, home)
     if keep_source:
         shutil.copy2(path, target)
@@ -287,9 +345,48 @@ def _original_name(path: Path, home: Home) -> str:
     return path.name
 
 
+def _archive_target(path: Path, home: Home, extract_id: str, received: datetime) -> Path:
+    """``archive/<date>/<extract_id>__<name the agency gave the file>``."""
+    return home.archive / received.strftime("%Y-%m-%d") / f"{extract_id}__{_original_name(path, home)}"
+
+
+def _quarantine_target(path: Path, home: Home, extract_id: str) -> Path:
+    """``quarantine/<extract_id>__<name the agency gave the file>``."""
+    return home.quarantine / f"{extract_id}__{_original_name(path, home)}"
+
+
 def _archive(path: Path, home: Home, extract_id: str, received: datetime) -> Path:
-    folder = home.archive / received.strftime("%Y-%m-%d")
-    return _move(path, home, folder, extract_id)
+    return _move(path, home, _archive_target(path, home, extract_id, received))
+
+
+def _store_and_record(path: Path, target: Path, store: Callable[[], Path], drop: DropRecord, ledger: Ledger) -> None:
+    """Move (or copy) the file to ``target`` with ``store`` and record its ledger row; on failure undo the move."""
+    try:
+        drop.stored_path = printable(str(store()))
+        ledger.record_drop(drop)
+    except BaseException:
+        _put_back(path, target)
+        raise
+
+
+def _put_back(path: Path, target: Path) -> None:
+    """Leave ``path`` where it was and nothing at ``target`` (nor its ``.reason.json``), whatever step failed."""
+    try:
+        if path.exists():  # not moved, copied (a file from outside the home), or a move that failed half-way
+            target.unlink(missing_ok=True)
+        elif target.exists():
+            shutil.move(str(target), path)
+        target.with_name(target.name + ".reason.json").unlink(missing_ok=True)
+    except OSError:
+        log.exception("could not put %s back from %s; move it back by hand before retrying", path, target)
+
+
+def _discard(home: Home, extract_id: str, rejected: Path) -> None:
+    try:
+        discard_extract(home.raw, extract_id)
+        rejected.unlink(missing_ok=True)
+    except OSError:
+        log.exception("could not remove extract %s from %s; delete its Parquet files by hand", extract_id, home.raw)
 
 
 def _is_dropped(path: Path, home: Home) -> bool:
@@ -298,11 +395,18 @@ def _is_dropped(path: Path, home: Home) -> bool:
     return any(resolved.is_relative_to(folder.resolve()) for folder in (home.landing, home.claimed))
 
 
-def _quarantine(path: Path, home: Home, extract_id: str, reason: str, problems: list[RecordProblem]) -> Path:
-    target = _move(path, home, home.quarantine, extract_id)
+def _quarantine(
+    path: Path,
+    home: Home,
+    extract_id: str,
+    reason: str,
+    problems: list[RecordProblem],
+    original_path: Path | None = None,
+) -> Path:
+    target = _move(path, home, _quarantine_target(path, home, extract_id))
     record = {
         "file": _original_name(path, home),
-        "original_path": str(path),
+        "original_path": str(original_path or path),
         "quarantined_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "reason": reason,
         "problems": [asdict(problem) for problem in problems],

@@ -24,15 +24,20 @@ class DropRequest:
 
     path: Path
     agency: str | None
-    source: str  # "event" (watcher or REST-posted asset event), "params" (manual trigger) or "claimed" (sweep)
+    #: "watcher" (the landing watcher's event), "event" (an asset event posted through the REST API), "params"
+    #: (a manual trigger) or "claimed" (the sweep of claimed/)
+    source: str
+    #: where the agency dropped the file, when the watcher moved it from there (its event's ``original_path``)
+    original_path: Path | None = None
 
 
 def requests_from_events(triggering_asset_events: Mapping[Any, Iterable[Any]] | None) -> list[DropRequest]:
     """Paths named by every triggering asset event.
 
-    The watcher's payload is under ``extra["payload"]``; events posted through the REST API
-    (``POST /api/v2/assets/events``) carry their keys at the top level of ``extra``. Either may name one
-    ``path`` or a list of ``paths``, with an optional ``agency``.
+    The watcher's payload is under ``extra["payload"]`` (source ``watcher``); events posted through the REST API
+    (``POST /api/v2/assets/events``) carry their keys at the top level of ``extra`` (source ``event``). Either may
+    name one ``path`` or a list of ``paths``, with an optional ``agency``; ``original_path`` (the watcher's: the
+    file's path in ``landing/`` before it was claimed) goes with ``path``.
     """
     from ingest.drops import normalise_agency
 
@@ -44,14 +49,18 @@ def requests_from_events(triggering_asset_events: Mapping[Any, Iterable[Any]] | 
                 continue
             seen.add(id(event))
             extra = dict(getattr(event, "extra", None) or {})
-            payload = extra.get("payload") if isinstance(extra.get("payload"), dict) else extra
+            from_watcher = isinstance(extra.get("payload"), dict)
+            payload = extra["payload"] if from_watcher else extra
+            source = "watcher" if from_watcher else "event"
             agency = normalise_agency(payload.get("agency"))
-            paths = list(payload.get("paths") or [])
             if payload.get("path"):
-                paths.insert(0, payload["path"])
-            if not paths:
+                original = payload.get("original_path")
+                requests.append(
+                    DropRequest(Path(payload["path"]), agency, source, Path(original) if original else None)
+                )
+            requests.extend(DropRequest(Path(path), agency, source) for path in payload.get("paths") or [])
+            if not payload.get("path") and not payload.get("paths"):
                 log.warning("asset event without a path ignored: %s", extra)
-            requests.extend(DropRequest(Path(path), agency, "event") for path in paths)
     return requests
 
 
@@ -72,15 +81,14 @@ def requests_from_claimed(home: Home) -> list[DropRequest]:
     created, so sweeping ``claimed/`` when the task starts picks them up. Safe because ``mainstream_ingest``
     runs one at a time.
     """
-    from ingest.drops import is_candidate, normalise_agency
+    from ingest.drops import iter_candidates, normalise_agency
 
     if not home.claimed.is_dir():
         return []
     files = []
-    for path in home.claimed.rglob("*"):
+    for path in iter_candidates(home.claimed):
         try:
-            if is_candidate(path):
-                files.append((path.stat().st_mtime_ns, str(path), path))
+            files.append((path.stat().st_mtime_ns, str(path), path))
         except OSError:  # gone meanwhile
             continue
     return [
@@ -98,18 +106,50 @@ def merge_requests(*groups: Iterable[DropRequest]) -> list[DropRequest]:
     return list(merged.values())
 
 
+def missing_paths(home: Home, ledger: Ledger, requests: Iterable[DropRequest]) -> list[str]:
+    """Paths given by hand (``params.paths``) or by a REST-posted asset event that do not exist and never did.
+
+    A watcher's event is never a typo: its file may be gone because an earlier run's sweep of ``claimed/`` took
+    it (apache/airflow#56050). Nor is a path the ledger has ingested a drop from, nor a ``landing/`` file that
+    the watcher has claimed meanwhile (this run's sweep of ``claimed/`` ingests it).
+    """
+    from ingest.drops import CLAIM_PREFIX, iter_candidates
+
+    missing = []
+    for request in requests:
+        if request.source not in ("params", "event") or request.path.exists():
+            continue
+        if ledger.has_drop_from(str(request.path)):
+            continue
+        if request.path.is_relative_to(home.landing) and any(
+            CLAIM_PREFIX.match(claimed.name) and CLAIM_PREFIX.sub("", claimed.name) == request.path.name
+            for claimed in iter_candidates(home.claimed)
+        ):
+            continue
+        named_by = "params.paths" if request.source == "params" else "an asset event"
+        missing.append(f"{request.path} (named by {named_by})")
+    return missing
+
+
 def ingest_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``ingest_drops`` task: ingest every requested path; skip (no asset event) when nothing is new."""
+    """The ``ingest_drops`` task: ingest every requested path; skip (no asset event) when nothing waits for a build.
+
+    The task succeeds, so that its ``raw_extracts`` event makes ``mainstream_publish`` rebuild, when it loaded
+    programme rows, or when rows loaded earlier are in no finished build yet (e.g. an earlier try of this task
+    loaded one file and then failed on another: its retry finds that file archived and loads nothing new).
+    """
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
     from mainstream.pipeline import ingest_paths
 
     home = Home.from_env()
+    ledger = Ledger(home.state_db)
     given = requests_from_events(context.get("triggering_asset_events")) + requests_from_params(context.get("params"))
-    # A path given by hand that does not exist is a typo: fail at once, without retries. (On a retry, files
-    # under landing/ or claimed/ that the first try archived are gone, and are skipped below.)
+    # A path given by hand or by a posted asset event that does not exist is a typo: fail at once, without
+    # retries. (On a retry, files under landing/ or claimed/ that an earlier try archived are gone, and are
+    # skipped below.)
     if getattr(context.get("ti"), "try_number", 1) <= 1:
-        missing = [str(request.path) for request in given if request.source == "params" and not request.path.exists()]
+        missing = missing_paths(home, ledger, given)
         if missing:
             raise AirflowFailException("no such file or folder: " + ", ".join(missing))
     requests = merge_requests(given, requests_from_claimed(home))
@@ -131,7 +171,7 @@ def ingest_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
             log.info("%s: no longer there (ingested by an earlier run or try); skipping", request.path)
             continue
         try:
-            records = ingest_paths([request.path], home, agency=request.agency)
+            records = ingest_paths([request.path], home, agency=request.agency, original_path=_original_path(request))
         except Exception as error:  # keep going with the other drops; the task fails (and retries) at the end
             log.exception("%s: ingest failed", request.path)
             failures.append(f"{request.path}: {error}")
@@ -161,16 +201,37 @@ def ingest_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
     if failures:
         raise RuntimeError(f"{len(failures)} drop(s) could not be ingested: " + "; ".join(failures))
     rows_loaded = sum(drop["rows_loaded"] for drop in drops if drop["state"] == "loaded")
-    summary = {"files": len(drops), "rows_loaded": rows_loaded, "drops": drops}
+    summary = {"files": len(drops), "rows_loaded": rows_loaded, "drops": drops, "waiting_for_build": []}
+    if rows_loaded:
+        log.info("loaded %d programme rows from %d file(s); emitting raw_extracts", rows_loaded, len(drops))
+        return summary
     if not requests:
         message = "nothing to ingest: no path in the triggering asset events or params.paths, none in claimed/"
-    elif rows_loaded == 0:
-        message = f"no new programme rows loaded from {len(drops)} file(s) (duplicates or quarantined)"
     else:
-        log.info("loaded %d programme rows from %d file(s); emitting raw_extracts", rows_loaded, len(drops))
+        message = f"no new programme rows loaded from {len(drops)} file(s) (duplicates or quarantined)"
+    waiting = ledger.loaded_drops_not_built()
+    if waiting:
+        summary["waiting_for_build"] = [
+            {"file": row["file_name"], "extract_id": row["extract_id"], "rows_loaded": row["rows_loaded"]}
+            for row in waiting
+        ]
+        log.info(
+            "%s, but %d file(s) loaded earlier are in no finished build yet (%s): emitting raw_extracts",
+            message,
+            len(waiting),
+            ", ".join(f"{row['file_name']} ({row['extract_id']})" for row in waiting[:10])
+            + (f" and {len(waiting) - 10} more" if len(waiting) > 10 else ""),
+        )
         return summary
     log.info("%s; skipping so that no raw_extracts event is emitted and nothing is rebuilt", message)
     raise AirflowSkipException(message)
+
+
+def _original_path(request: DropRequest) -> Path | None:
+    """Where the agency dropped the file, when that is known and not the path ingested."""
+    if request.original_path is None or request.original_path == request.path or not request.path.is_file():
+        return None
+    return request.original_path
 
 
 def build_from_context(context: Mapping[str, Any]) -> str:

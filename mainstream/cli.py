@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 from mainstream.home import Home
@@ -50,14 +51,36 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
 
     process = commands.add_parser(
-        "process", help="ingest files/folders, build, audit and publish synchronously (no Airflow)"
+        "process",
+        help="ingest files/folders, build, audit and publish synchronously (no Airflow)",
+        description=(
+            "Ingest the given files or folders, then build, audit and publish, in this process (no Airflow). "
+            "Files under landing/ or claimed/ are moved to archive/ or quarantine/; files elsewhere are copied. "
+            "Nothing is rebuilt when nothing new was loaded (every file a duplicate or quarantined), unless files "
+            "loaded earlier are in no finished build yet (e.g. after a failed build): then they are built."
+        ),
+        epilog=(
+            "exit codes: 0 published; 2 the audit blocked publication (the previous publication stays); "
+            "3 the dbt build failed; 4 nothing new was loaded and nothing waits for a build, so nothing was "
+            "rebuilt or republished (also when no extract was ever loaded). --rebuild rebuilds and republishes "
+            "anyway, e.g. after a criteria change in dbt_project/seeds/."
+        ),
     )
-    process.add_argument("paths", nargs="+", type=Path, help="files or folders to ingest")
+    process.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders to ingest")
     process.add_argument("--agency", help="agency of tabular files (default: their landing/<agency>/ folder)")
+    process.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="build, audit and publish even when nothing new is loaded (PATH may then be omitted)",
+    )
     process.add_argument("--json", action="store_true", help="print the result as JSON")
-    process.set_defaults(handler=_process)
+    process.set_defaults(handler=_process, command_parser=process)
 
-    status = commands.add_parser("status", help="last drops and their state, last audit and publication")
+    status = commands.add_parser(
+        "status",
+        help="last drops and their state, files waiting, the latest run (any state) and the last publication",
+        epilog="exit code 1 (and nothing created) when the home has no ledger, e.g. a mistyped --home",
+    )
     status.add_argument("--json", action="store_true", help="print one JSON object")
     status.add_argument("--limit", type=int, default=10, help="how many drops and runs to show")
     status.set_defaults(handler=_status)
@@ -81,11 +104,14 @@ def _demo(args: argparse.Namespace, home: Home) -> int:
 
 
 def _process(args: argparse.Namespace, home: Home) -> int:
+    from mainstream.ledger import Ledger
     from mainstream.pipeline import AuditBlockedError, NothingToBuildError, build_audit_publish, ingest_paths
     from mainstream.summary import format_summary, publication_summary
     from mainstream.transform import BuildFailedError
 
-    drops = ingest_paths(args.paths, home, agency=args.agency, progress=not args.json)
+    if not args.paths and not args.rebuild:
+        args.command_parser.error("give the files or folders to process (PATH), or --rebuild")
+    drops = ingest_paths(args.paths, home, agency=args.agency, progress=not args.json) if args.paths else []
     for drop in drops:
         log.info(
             "%s: %s (%d loaded, %d rejected)%s",
@@ -96,6 +122,26 @@ def _process(args: argparse.Namespace, home: Home) -> int:
             f" - {drop.reason}" if drop.reason else "",
         )
     result: dict = {"drops": [drop.__dict__ for drop in drops]}
+    loaded = sum(drop.rows_loaded for drop in drops if drop.state == "loaded")
+    if not loaded and not args.rebuild:
+        waiting = Ledger(home.state_db).loaded_drops_not_built() if home.state_db.exists() else []
+        if not waiting:
+            counts = Counter(drop.state for drop in drops)
+            found = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
+            message = (
+                f"nothing new loaded ({found}): nothing rebuilt or republished, the previous publication stays; "
+                "use --rebuild to rebuild and republish anyway"
+            )
+            log.warning("%s", message)
+            result["error"] = message
+            if args.json:
+                print(json.dumps(result, indent=2, default=str))
+            return 4
+        log.info(
+            "nothing new loaded, but %d file(s) loaded earlier are in no finished build yet (%s): building",
+            len(waiting),
+            ", ".join(row["file_name"] for row in waiting),
+        )
     exit_code = 0
     try:
         run = build_audit_publish(home, trigger="cli")
@@ -123,9 +169,13 @@ def _process(args: argparse.Namespace, home: Home) -> int:
 
 
 def _status(args: argparse.Namespace, home: Home) -> int:
-    from mainstream.status import collect_status, format_status
+    from mainstream.status import NoLedgerError, collect_status, format_status
 
-    status = collect_status(home, limit=args.limit)
+    try:
+        status = collect_status(home, limit=args.limit)
+    except NoLedgerError as error:
+        print(f"mainstream status: {error}", file=sys.stderr)
+        return 1
     print(json.dumps(status, indent=2, default=str) if args.json else format_status(status))
     return 0
 

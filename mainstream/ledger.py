@@ -49,6 +49,23 @@ create table if not exists pipeline_runs (
 """
 
 
+#: Every state a pipeline run can be in (``pipeline_runs.state``).
+RUN_STATES = (
+    "running",  # opened; building (or the process building it died)
+    "built",  # dbt build done; audit pending
+    "audited",  # audit passed; publication pending
+    "published",
+    "nothing_to_build",  # no extract loaded yet
+    "build_failed",
+    "audit_failed",  # the audit blocked publication
+    "audit_error",  # the audit could not run (an error, not failed expectations)
+    "publish_error",  # publishing failed after a passed audit
+    "superseded",  # another run rebuilt the build file before this one was audited or published
+)
+#: States of runs whose dbt build finished: the build read every extract in the raw zone when the run started.
+BUILT_RUN_STATES = ("built", "audited", "published", "audit_failed", "audit_error", "publish_error", "superseded")
+
+
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -59,6 +76,9 @@ class DropRecord:
 
     extract_id: str
     file_name: str
+    #: Where the file was dropped: ``landing/<agency>/<file>`` for a file the watcher claimed and an ingest run
+    #: took through its asset event; otherwise the path it was ingested from (its ``claimed/`` path for a file
+    #: found by the sweep of ``claimed/`` or processed there by hand, the given path for a backfill).
     original_path: str
     content_hash: str
     size_bytes: int
@@ -120,6 +140,33 @@ class Ledger:
         with self._connect() as connection:
             row = connection.execute(query + " limit 1", parameters).fetchone()
         return row["extract_id"] if row else None
+
+    def has_drop_from(self, path: str) -> bool:
+        """Whether a drop was ingested from ``path`` (its ``original_path``: where it was dropped or ingested from)."""
+        with self._connect() as connection:
+            row = connection.execute("select 1 from drops where original_path = ? limit 1", (path,)).fetchone()
+        return row is not None
+
+    def loaded_drops_not_built(self) -> list[dict[str, Any]]:
+        """Loaded drops that no finished build can hold yet, oldest first.
+
+        A build reads the whole raw zone, so a drop is in every build that started after it was loaded; those
+        received at or after the start of the latest run whose build finished (any state in
+        :data:`BUILT_RUN_STATES`) are not known to be in one (times have one-second resolution: a drop received
+        in the second a build started counts as not built). All loaded drops when no build ever finished.
+        """
+        states = ", ".join("?" for _ in BUILT_RUN_STATES)
+        with self._connect() as connection:
+            since = connection.execute(
+                f"select max(started_at) from pipeline_runs where state in ({states})", BUILT_RUN_STATES
+            ).fetchone()[0]
+            query = "select * from drops where state = 'loaded'"
+            parameters: tuple[str, ...] = ()
+            if since:
+                query += " and received_at >= ?"
+                parameters = (since,)
+            rows = connection.execute(query + " order by received_at, rowid", parameters).fetchall()
+        return [dict(row) for row in rows]
 
     def record_drop(self, drop: DropRecord) -> None:
         values = asdict(drop)

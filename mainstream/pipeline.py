@@ -49,12 +49,23 @@ def new_run_id() -> str:
 
 
 def ingest_paths(
-    paths: Iterable[Path], home: Home, agency: str | None = None, progress: bool = False
+    paths: Iterable[Path],
+    home: Home,
+    agency: str | None = None,
+    progress: bool = False,
+    original_path: Path | None = None,
 ) -> list[DropRecord]:
-    """Ingest files and folders; a file's agency is ``agency`` or its ``landing/<agency>/`` folder."""
+    """Ingest files and folders; a file's agency is ``agency`` or its ``landing/<agency>/`` folder.
+
+    ``original_path``, for a single file the watcher claimed, is where the agency dropped it (``landing/...``):
+    the ledger records it as the drop's ``original_path``.
+    """
     home.ensure()
     ledger = Ledger(home.state_db)
+    paths = list(paths)
     files = list(iter_drop_files(paths))
+    if original_path is not None and (len(paths) != 1 or files != paths):
+        raise ValueError("original_path names where one file was dropped: give that one file only")
     if progress:
         from tqdm import tqdm
 
@@ -64,7 +75,7 @@ def ingest_paths(
         file_agency = normalise_agency(agency) or agency_from_landing_path(path, home.landing)
         if file_agency is None and path.suffix.lower() != ".xml":
             file_agency = _agency_from_parent(path)
-        drops.append(ingest_file(path, home, agency=file_agency, ledger=ledger))
+        drops.append(ingest_file(path, home, agency=file_agency, ledger=ledger, original_path=original_path))
     return drops
 
 

@@ -1,4 +1,4 @@
-"""``mainstream status``: what happened to the last drops, the last audit and the last publication."""
+"""``mainstream status``: the last drops, files waiting or in flight, the latest run and the last publication."""
 
 from __future__ import annotations
 
@@ -7,25 +7,54 @@ from typing import Any
 from mainstream.home import Home
 from mainstream.ledger import Ledger
 
+#: What each run state means for an operator (one for every state in ``mainstream.ledger.RUN_STATES``).
+RUN_STATE_DESCRIPTIONS = {
+    "running": "building (if no build is in progress, the process building it was stopped)",
+    "built": "built, not audited yet (audit pending, or the run was stopped)",
+    "audited": "audit passed, not published yet (publication pending, or the run was stopped)",
+    "published": "published",
+    "nothing_to_build": "nothing to build: no extract loaded yet",
+    "build_failed": "FAILED: dbt build failed",
+    "audit_failed": "FAILED its audit: publication blocked",
+    "audit_error": "FAILED: the audit could not run",
+    "publish_error": "FAILED: publication failed after a passed audit",
+    "superseded": "superseded: another run rebuilt the build file before this run was published",
+}
+
+
+class NoLedgerError(FileNotFoundError):
+    """The home has no ledger: a mistyped ``--home``/``MAINSTREAM_HOME``, or nothing ever ran there."""
+
 
 def collect_status(home: Home, limit: int = 10) -> dict[str, Any]:
+    """What ``mainstream status`` shows; :class:`NoLedgerError` (creating nothing) when the home has no ledger."""
+    from ingest.drops import iter_candidates
+
+    if not home.state_db.is_file():
+        raise NoLedgerError(
+            f"{home.root} has no ledger ({home.state_db} does not exist): check --home or MAINSTREAM_HOME "
+            "(nothing has been ingested or built in this home yet)"
+        )
     ledger = Ledger(home.state_db)
     runs = ledger.recent_runs(limit)
     audited = [run for run in runs if run["audit_success"] is not None]
-    in_flight = (
-        sorted(str(path) for path in home.claimed.glob("**/*") if path.is_file()) if home.claimed.exists() else []
-    )
-    waiting = sorted(str(path) for path in home.landing.glob("**/*") if path.is_file()) if home.landing.exists() else []
     return {
         "home": str(home.root),
         "drops": ledger.recent_drops(limit),
-        "waiting_in_landing": waiting,
-        "claimed_not_finished": in_flight,
+        # What the watcher would claim (hidden and partial names, and hidden folders, are not drops) and what the
+        # ingest task's sweep of claimed/ would take.
+        "waiting_in_landing": sorted(str(path) for path in iter_candidates(home.landing)),
+        "claimed_not_finished": sorted(str(path) for path in iter_candidates(home.claimed)),
         "runs": runs,
+        "last_run": runs[0] if runs else None,
         "last_audit": audited[0] if audited else ledger.last_run_with_audit(),
         "last_publication": ledger.last_run("published"),
         "published_db": str(home.published_db) if home.published_db.exists() else None,
     }
+
+
+def describe_run_state(state: str) -> str:
+    return RUN_STATE_DESCRIPTIONS.get(state, f"unknown state {state!r}")
 
 
 def format_status(status: dict[str, Any]) -> str:
@@ -44,14 +73,18 @@ def format_status(status: dict[str, Any]) -> str:
     if status["claimed_not_finished"]:
         lines.append("Claimed but not finished (re-run with `mainstream process PATH`):")
         lines.extend(f"  {path}" for path in status["claimed_not_finished"])
-    audit = status["last_audit"]
     lines.append("")
-    if audit:
-        verdict = "passed" if audit["audit_success"] else "FAILED (publication blocked)"
-        lines.append(f"Last audit: run {audit['run_id']} {verdict}")
-        lines.extend(f"  failed: {item}" for item in audit["failed_expectations"])
+    run = status.get("last_run")
+    if run:
+        times = f"started {run['started_at']}" + (f", finished {run['finished_at']}" if run["finished_at"] else "")
+        lines.append(
+            f"Last run: {run['run_id']} ({run['trigger']}) {run['state']}: {describe_run_state(run['state'])}; {times}"
+        )
+        if run["message"]:
+            lines.append(f"  {run['message']}")
+        lines.extend(f"  failed: {item}" for item in run["failed_expectations"])
     else:
-        lines.append("Last audit: none yet")
+        lines.append("Last run: none yet")
     publication = status["last_publication"]
     if publication:
         lines.append(
@@ -59,6 +92,8 @@ def format_status(status: dict[str, Any]) -> str:
             f"{publication['programmes']} programmes, criteria {publication['criteria_version']}"
         )
         lines.append(f"  {publication['published_path']}")
+        if run and run["run_id"] != publication["run_id"]:
+            lines.append("  (analysts still see this publication)")
     else:
         lines.append("Last publication: none yet")
     return "\n".join(lines)

@@ -11,7 +11,8 @@ dropped at the top of ``landing/``).
 
 A file is only claimed once it has *settled*: its size and modification time have not changed for
 ``settle_seconds`` (by its mtime, or by what this watcher has observed), so a half-written upload stays put.
-Hidden files and partial-upload names (``.part``, ``.tmp``, ...) are never claimed (``ingest.drops.is_candidate``).
+Hidden files and partial-upload names (``.part``, ``.tmp``, ...), and files under hidden or temporary folders,
+are never claimed (``ingest.drops.iter_candidates``).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class LandingFileTrigger(BaseEventTrigger):
 
     def _settled_candidates(self) -> list[Path]:
         """Finished files under landing/, oldest first; remembers signatures to notice growing files."""
-        from ingest.drops import is_candidate
+        from ingest.drops import iter_candidates
 
         landing = Path(self.landing_dir)
         if not landing.is_dir():
@@ -103,30 +104,25 @@ class LandingFileTrigger(BaseEventTrigger):
         now = time.monotonic()
         seen: dict[str, _Seen] = {}
         ready: list[tuple[int, str, Path]] = []
-        for root, directories, files in os.walk(landing):
-            directories[:] = sorted(name for name in directories if not name.startswith("."))
-            for name in sorted(files):
-                path = Path(root) / name
-                try:
-                    if not is_candidate(path):
-                        continue
-                    stat = path.stat()
-                except OSError:  # vanished between listing and stat (claimed elsewhere, or deleted)
-                    continue
-                key = str(path)
-                previous = self._seen.get(key)
-                unchanged = previous is not None and (previous.size, previous.mtime_ns) == (
-                    stat.st_size,
-                    stat.st_mtime_ns,
-                )
-                entry = previous if unchanged else _Seen(stat.st_size, stat.st_mtime_ns, now)
-                seen[key] = entry
-                quiet_by_mtime = now_wall - stat.st_mtime_ns / 1e9 >= self.settle_seconds
-                quiet_as_observed = now - entry.since >= self.settle_seconds
-                if quiet_by_mtime or quiet_as_observed:
-                    ready.append((stat.st_mtime_ns, key, path))
-                else:
-                    self.log.debug("%s is still changing; waiting for it to settle", path)
+        for path in iter_candidates(landing):  # skips hidden and temporary names, and folders
+            try:
+                stat = path.stat()
+            except OSError:  # vanished between listing and stat (claimed elsewhere, or deleted)
+                continue
+            key = str(path)
+            previous = self._seen.get(key)
+            unchanged = previous is not None and (previous.size, previous.mtime_ns) == (
+                stat.st_size,
+                stat.st_mtime_ns,
+            )
+            entry = previous if unchanged else _Seen(stat.st_size, stat.st_mtime_ns, now)
+            seen[key] = entry
+            quiet_by_mtime = now_wall - stat.st_mtime_ns / 1e9 >= self.settle_seconds
+            quiet_as_observed = now - entry.since >= self.settle_seconds
+            if quiet_by_mtime or quiet_as_observed:
+                ready.append((stat.st_mtime_ns, key, path))
+            else:
+                self.log.debug("%s is still changing; waiting for it to settle", path)
         self._seen = seen
         return [path for _, _, path in sorted(ready)]
 

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from mainstream.home import DAGS_DIR, Home
-from mainstream.ledger import Ledger
+from mainstream.ledger import Ledger, RunRecord
 from tests import airflow_env
 from tests.helpers import FIXTURES
 
@@ -90,6 +90,10 @@ def test_ingest_dag_skips_when_nothing_new_is_loaded(dags, home: Home):
     """A duplicate loads no rows: the task is skipped, so no raw_extracts event triggers a rebuild."""
     first = _drop(home, "unhcr", FIXTURE)
     assert str(dags["mainstream_ingest"].test(run_conf={"paths": [str(first)]}).state) == "success"
+    # A build that started after the first load holds its rows (else the next run emits for them: they wait).
+    Ledger(home.state_db).record_run(
+        RunRecord(run_id="built", trigger="test", state="published", started_at="2999-01-01T00:00:00+00:00")
+    )
     again = _drop(home, "unhcr", FIXTURE)
 
     dag_run = dags["mainstream_ingest"].test(run_conf={"paths": [str(again)]})

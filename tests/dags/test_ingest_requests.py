@@ -34,8 +34,8 @@ def test_watcher_payloads_and_rest_posted_events_from_several_collapsed_events()
     requests = requests_from_events({"landing": [watcher, second, posted], "alias": [posted_many, posted]})
 
     assert requests == [
-        DropRequest(Path("/h/claimed/abc__a.csv"), "undp", "event"),
-        DropRequest(Path("/h/claimed/def__b.xml"), None, "event"),
+        DropRequest(Path("/h/claimed/abc__a.csv"), "undp", "watcher", Path("/h/landing/undp/a.csv")),
+        DropRequest(Path("/h/claimed/def__b.xml"), None, "watcher"),
         DropRequest(Path("/data/who.xml"), "who", "event"),
         DropRequest(Path("/data/x.json"), "wfp", "event"),
         DropRequest(Path("/data/y.json"), "wfp", "event"),

@@ -1,0 +1,119 @@
+"""A file whose ingest fails half-way leaves nothing behind that a retry would load twice; backfills skip hidden folders."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+
+from ingest import drops
+from ingest.drops import ingest_file, iter_drop_files
+from mainstream.home import Home
+from mainstream.ledger import Ledger
+
+CSV = "programme_id,title\nP-1,Schools for children\nP-2,Legal aid for women\n"
+
+
+def _claimed(home: Home, name: str = "programmes.csv", content: str = CSV) -> Path:
+    path = home.claimed / "undp" / f"0123456789ab__{name}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content, encoding="utf-8")
+    return path
+
+
+def _extracts(home: Home) -> list[str]:
+    return sorted(
+        path.name
+        for table in ("programmes", "programme_codes")
+        for path in (home.raw / table).glob("*.parquet")
+        if not path.name.startswith("_")
+    )
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.rglob("*") if path.is_file())
+
+
+def test_a_failed_archive_move_leaves_no_raw_extract_and_the_file_in_claimed(home: Home, monkeypatch) -> None:
+    claimed = _claimed(home)
+    real_archive = drops._archive
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(drops, "_archive", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        ingest_file(claimed, home, agency="undp")
+
+    assert claimed.exists(), "the file stays in claimed/ for the retry"
+    assert _extracts(home) == [], "no raw Parquet without a ledger row"
+    assert Ledger(home.state_db).recent_drops() == []
+    assert _files(home.archive) == []
+
+    monkeypatch.setattr(drops, "_archive", real_archive)
+    retried = ingest_file(claimed, home, agency="undp")
+
+    assert (retried.state, retried.rows_loaded) == ("loaded", 2)
+    assert _extracts(home) == [f"{retried.extract_id}.parquet"] * 2
+    assert [row["extract_id"] for row in Ledger(home.state_db).recent_drops()] == [retried.extract_id]
+
+
+def test_a_failed_ledger_write_after_archiving_puts_the_file_back(home: Home, monkeypatch) -> None:
+    claimed = _claimed(home, content="programme_id,title\nP-1,Schools\nP-1,Again\n")  # with a rejected row
+
+    def locked(self, drop):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(Ledger, "record_drop", locked)
+    with pytest.raises(RuntimeError, match="locked"):
+        ingest_file(claimed, home, agency="undp")
+
+    assert claimed.read_text(encoding="utf-8").startswith("programme_id"), "moved back to claimed/"
+    assert _extracts(home) == []
+    assert _files(home.archive) == [] and _files(home.quarantine) == [], "no archived copy, no rejected.json"
+
+
+def test_a_failed_ledger_write_for_a_quarantined_file_puts_it_back(home: Home, monkeypatch) -> None:
+    claimed = _claimed(home, name="notes.pdf", content="not a programme extract")
+    monkeypatch.setattr(Ledger, "record_drop", lambda self, drop: (_ for _ in ()).throw(RuntimeError("locked")))
+
+    with pytest.raises(RuntimeError):
+        ingest_file(claimed, home, agency="undp")
+
+    assert claimed.exists()
+    assert _files(home.quarantine) == [], "neither the file nor its .reason.json stays in quarantine/"
+
+
+def test_a_failed_copy_from_outside_the_home_leaves_the_source_and_no_copy(home: Home, tmp_path, monkeypatch) -> None:
+    source = tmp_path / "share" / "undp" / "programmes.csv"
+    source.parent.mkdir(parents=True)
+    source.write_text(CSV, encoding="utf-8")
+    monkeypatch.setattr(Ledger, "record_drop", lambda self, drop: (_ for _ in ()).throw(RuntimeError("locked")))
+
+    with pytest.raises(RuntimeError):
+        ingest_file(source, home, agency="undp")
+
+    assert source.read_text(encoding="utf-8") == CSV
+    assert _files(home.archive) == [] and _extracts(home) == []
+
+
+def test_backfill_folders_skip_files_under_hidden_and_temporary_folders(tmp_path: Path) -> None:
+    root = tmp_path / "bf"
+    wanted = [root / "undp" / "programmes.csv", root / "who" / "2025" / "who.xml"]
+    skipped = [
+        root / ".snapshot" / "hourly" / "programmes.csv",
+        root / "undp" / ".git" / "x.csv",
+        root / "_staging" / "programmes.csv",
+        root / "~$tmp" / "programmes.csv",
+        root / "upload.tmp" / "programmes.csv",
+        root / "undp" / ".hidden.csv",
+        root / "undp" / "programmes.csv.part",
+    ]
+    for path in wanted + skipped:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+
+    assert list(iter_drop_files([root])) == sorted(wanted)
+    # A hidden folder named explicitly is read (its own hidden sub-folders are not).
+    assert list(iter_drop_files([root / ".snapshot"])) == [root / ".snapshot" / "hourly" / "programmes.csv"]

@@ -1,0 +1,99 @@
+"""``mainstream process``: exit code 4 and no rebuild when nothing new was loaded; ``--rebuild`` on purpose."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mainstream import pipeline, summary
+from mainstream.cli import main
+from mainstream.home import SAMPLE_DATA_DIR, Home
+from mainstream.ledger import Ledger, RunRecord
+from mainstream.pipeline import ingest_paths
+
+CSV = SAMPLE_DATA_DIR / "csv" / "undp" / "programmes.csv"
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record build_audit_publish calls instead of running dbt."""
+    calls: list[str] = []
+
+    def fake_build_audit_publish(home: Home, trigger: str = "cli") -> RunRecord:
+        calls.append(trigger)
+        return RunRecord(run_id="fake", trigger=trigger, state="published")
+
+    monkeypatch.setattr(pipeline, "build_audit_publish", fake_build_audit_publish)
+    monkeypatch.setattr(summary, "publication_summary", lambda path: {"programmes": 12})
+    return calls
+
+
+def _loaded_and_published(home: Home, tmp_path: Path) -> Path:
+    """A home whose only extract is in a finished build; return a copy of that extract (a duplicate)."""
+    ingest_paths([CSV], home, agency="undp")
+    Ledger(home.state_db).record_run(
+        RunRecord(run_id="r1", trigger="cli", state="published", started_at="2999-01-01T00:00:00+00:00")
+    )
+    again = tmp_path / "again" / "undp" / "programmes.csv"
+    again.parent.mkdir(parents=True)
+    shutil.copyfile(CSV, again)
+    return again
+
+
+def test_only_duplicate_and_quarantined_files_exit_4_without_a_rebuild(
+    home: Home, tmp_path: Path, builds: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    duplicate = _loaded_and_published(home, tmp_path)
+    pdf = tmp_path / "again" / "undp" / "notes.pdf"
+    pdf.write_text("not an extract")
+
+    code = main(["--home", str(home.root), "process", "--json", str(duplicate), str(pdf)])
+
+    assert code == 4
+    assert builds == [], "nothing new loaded: nothing is rebuilt or republished"
+    result = json.loads(capsys.readouterr().out)
+    assert sorted(drop["state"] for drop in result["drops"]) == ["duplicate", "quarantined"]
+    assert "nothing new loaded" in result["error"] and "--rebuild" in result["error"]
+    assert [run["run_id"] for run in Ledger(home.state_db).recent_runs()] == ["r1"], "no run recorded"
+
+
+def test_rebuild_rebuilds_and_republishes_on_purpose_without_paths(home: Home, tmp_path: Path, builds) -> None:
+    _loaded_and_published(home, tmp_path)
+
+    assert main(["--home", str(home.root), "process", "--json", "--rebuild"]) == 0
+    assert builds == ["cli"]
+
+
+def test_rebuild_with_a_duplicate_rebuilds(home: Home, tmp_path: Path, builds) -> None:
+    duplicate = _loaded_and_published(home, tmp_path)
+
+    assert main(["--home", str(home.root), "process", "--json", "--rebuild", str(duplicate)]) == 0
+    assert builds == ["cli"]
+
+
+def test_earlier_loads_that_no_build_holds_are_built(home: Home, tmp_path: Path, builds) -> None:
+    """E.g. an earlier `process` whose dbt build failed: processing the same file again builds it."""
+    ingest_paths([CSV], home, agency="undp")
+    Ledger(home.state_db).record_run(
+        RunRecord(run_id="r1", trigger="cli", state="build_failed", started_at="2999-01-01T00:00:00+00:00")
+    )
+
+    assert main(["--home", str(home.root), "process", "--json", "--agency", "undp", str(CSV)]) == 0
+    assert builds == ["cli"]
+
+
+def test_no_paths_without_rebuild_is_a_usage_error(home: Home) -> None:
+    with pytest.raises(SystemExit) as usage:
+        main(["--home", str(home.root), "process"])
+    assert usage.value.code == 2
+
+
+def test_help_documents_the_exit_codes_and_rebuild(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["process", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--rebuild" in text
+    assert "4 nothing new was loaded" in text

@@ -1,0 +1,152 @@
+"""``mainstream status``: the latest run whatever its state, what the watcher would claim, and a mistyped home."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mainstream.cli import main
+from mainstream.home import Home
+from mainstream.ledger import RUN_STATES, Ledger, RunRecord
+from mainstream.status import RUN_STATE_DESCRIPTIONS, collect_status, format_status
+
+
+def _runs(home: Home, *runs: RunRecord) -> None:
+    ledger = Ledger(home.state_db)
+    for run in runs:
+        ledger.record_run(run)
+
+
+def _published(run_id: str = "r1", hour: int = 10) -> RunRecord:
+    return RunRecord(
+        run_id=run_id,
+        trigger="airflow:a",
+        state="published",
+        audit_success=True,
+        started_at=f"2026-11-29T{hour:02}:00:00+00:00",
+        finished_at=f"2026-11-29T{hour:02}:01:00+00:00",
+        programmes=12,
+        criteria_version="crit-1",
+        published_path="/h/published/mainstream.duckdb",
+        message="32 tables published",
+    )
+
+
+def test_the_latest_run_is_shown_whatever_its_state_with_the_last_publication(home: Home) -> None:
+    _runs(
+        home,
+        _published("r1", 10),
+        RunRecord(
+            run_id="r2",
+            trigger="airflow:b",
+            state="build_failed",
+            message="dbt build failed: model.x: error",
+            started_at="2026-11-29T11:00:00+00:00",
+        ),
+        RunRecord(run_id="r3", trigger="airflow:c", state="built", started_at="2026-11-29T12:00:00+00:00"),
+    )
+
+    status = collect_status(home)
+    text = format_status(status)
+
+    assert status["last_run"]["run_id"] == "r3"
+    assert status["last_publication"]["run_id"] == "r1"
+    assert "Last run: r3" in text and "built" in text
+    assert "Last audit: run r1 passed" not in text
+    assert "Last publication: run r1" in text
+
+
+def test_a_failed_latest_run_shows_its_state_and_message(home: Home) -> None:
+    _runs(
+        home,
+        _published("r1", 10),
+        RunRecord(
+            run_id="r2",
+            trigger="airflow:b",
+            state="build_failed",
+            message="dbt build failed: model.x: error",
+            started_at="2026-11-29T11:00:00+00:00",
+            finished_at="2026-11-29T11:02:00+00:00",
+        ),
+    )
+
+    text = format_status(collect_status(home))
+
+    assert "Last run: r2" in text
+    assert "build_failed" in text and "dbt build failed: model.x: error" in text
+    assert "Last publication: run r1" in text
+
+
+def test_an_audit_failure_lists_its_failed_expectations(home: Home) -> None:
+    _runs(
+        home,
+        RunRecord(
+            run_id="r1",
+            trigger="cli",
+            state="audit_failed",
+            audit_success=False,
+            failed_expectations=["dim_programme.hr_marker: expect_column_values_to_be_in_set"],
+            message="publication blocked; previous publication kept",
+        ),
+    )
+
+    text = format_status(collect_status(home))
+
+    assert "audit_failed" in text and "expect_column_values_to_be_in_set" in text
+    assert "Last publication: none yet" in text
+
+
+def test_every_ledger_run_state_has_a_description() -> None:
+    assert set(RUN_STATE_DESCRIPTIONS) == set(RUN_STATES)
+    assert {"superseded", "audit_error", "publish_error", "running", "nothing_to_build"} <= set(RUN_STATES)
+
+
+@pytest.mark.parametrize("state", RUN_STATES)
+def test_every_run_state_is_described(home: Home, state: str) -> None:
+    _runs(home, RunRecord(run_id="r1", trigger="cli", state=state, message=f"message of {state}"))
+
+    text = format_status(collect_status(home))
+
+    [line] = [line for line in text.splitlines() if line.startswith("Last run:")]
+    assert state in line
+    assert "unknown state" not in line
+    assert f"message of {state}" in text
+
+
+def test_waiting_in_landing_counts_only_files_the_watcher_would_claim(home: Home) -> None:
+    for name in ["undp/programmes.csv", "top.xml", "undp/a.csv.part", "undp/~$book.xlsx", "undp/.x.csv"]:
+        path = home.landing / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    (home.landing / ".staging").mkdir()
+    (home.landing / ".staging" / "b.csv").write_text("x")
+    Ledger(home.state_db)
+
+    status = collect_status(home)
+
+    assert sorted(Path(path).name for path in status["waiting_in_landing"]) == ["programmes.csv", "top.xml"]
+    assert "Waiting in landing/: 2 file(s)" in format_status(status)
+
+
+def test_a_mistyped_home_is_reported_and_left_uncreated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    typo = tmp_path / "typo-home"
+
+    assert main(["--home", str(typo), "status"]) != 0
+
+    assert not (typo / "state" / "ledger.sqlite").exists()
+    assert not typo.exists()
+    captured = capsys.readouterr()
+    assert "no ledger" in captured.err and str(typo) in captured.err
+    assert "(none yet)" not in captured.out
+
+
+def test_status_json_has_the_last_run(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    _runs(home, _published("r1", 10), RunRecord(run_id="r2", trigger="cli", state="superseded", message="m"))
+
+    assert main(["--home", str(home.root), "status", "--json"]) == 0
+
+    status = json.loads(capsys.readouterr().out)
+    assert status["last_run"]["state"] == "superseded"
+    assert status["last_publication"]["run_id"] == "r1"
