@@ -145,13 +145,7 @@ def ingest_file(
     if earlier:
         drop.state = "duplicate"
         drop.reason = f"identical content already loaded as extract {earlier}; nothing new loaded"
-        _store_and_record(
-            path,
-            _archive_target(path, home, extract_id, received),
-            lambda: _archive(path, home, extract_id, received),
-            drop,
-            ledger,
-        )
+        _archive_and_record(path, home, extract_id, received, drop, ledger)
         log.info("%s: %s", file_name, drop.reason)
         return drop
     problems: list[RecordProblem] = []
@@ -201,13 +195,7 @@ def ingest_file(
         if problems:
             drop.reason = printable(_problems_reason(problems, file_name, unit))
             _write_problems(rejected, file_name, problems, unit)
-        _store_and_record(
-            path,
-            _archive_target(path, home, extract_id, received),
-            lambda: _archive(path, home, extract_id, received),
-            drop,
-            ledger,
-        )
+        _archive_and_record(path, home, extract_id, received, drop, ledger)
     except BaseException:
         # The raw Parquet must not outlive its ledger row: a retry (the file is back where it was) would load the
         # same file again under a new extract id, and both copies would be built.
@@ -284,6 +272,19 @@ def _unique_ids(records: list[ProgrammeRecord], problems: list[RecordProblem]) -
         kept.append(record)
     problems.sort(key=lambda problem: problem.record_number)
     return kept
+
+
+def _archive_and_record(
+    path: Path, home: Home, extract_id: str, received: datetime, drop: DropRecord, ledger: Ledger
+) -> None:
+    """Move the file to archive/ and record its drop (see _store_and_record for what a failure undoes)."""
+    _store_and_record(
+        path,
+        _archive_target(path, home, extract_id, received),
+        lambda: _archive(path, home, extract_id, received),
+        drop,
+        ledger,
+    )
 
 
 def _earlier_load(ledger: Ledger, content_hash: str, source_format: str | None, agency: str | None) -> str | None:
