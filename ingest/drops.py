@@ -144,7 +144,10 @@ def ingest_file(
     earlier = _earlier_load(ledger, content_hash, source_format, agency)
     if earlier:
         drop.state = "duplicate"
-        drop.reason = f"identical content already loaded as extract {earlier}; nothing new loaded"
+        drop.reason = (
+            f"identical content already loaded as extract {earlier}{_agency_of(ledger, earlier, agency)}; "
+            "nothing new loaded"
+        )
         _archive_and_record(path, home, extract_id, received, drop, ledger)
         log.info("%s: %s", file_name, drop.reason)
         return drop
@@ -288,17 +291,21 @@ def _archive_and_record(
 
 
 def _earlier_load(ledger: Ledger, content_hash: str, source_format: str | None, agency: str | None) -> str | None:
-    """The extract that already loaded this content for the same agency, if any.
+    """The extract that already loaded this content, if any, whichever agency dropped it.
 
-    IATI XML names its agency inside, so its content alone decides. A tabular file's agency is its folder's:
-    the same bytes dropped by another agency are that agency's programmes, and a file without an agency is
-    quarantined for it, not archived as a duplicate.
+    A programme is one programme whoever sends it: the warehouse keys programmes by their identifier, so the same
+    file loaded again under another agency folder would silently hand that agency the first one's programmes.
+    (A tabular file without an agency is quarantined for that, not archived as a duplicate.)
     """
-    if source_format == "iati_xml":
-        return ledger.loaded_extract_with_hash(content_hash)
-    if not agency:
+    if source_format != "iati_xml" and not agency:
         return None
-    return ledger.loaded_extract_with_hash(content_hash, agency_ref=agency)
+    return ledger.loaded_extract_with_hash(content_hash)
+
+
+def _agency_of(ledger: Ledger, extract_id: str, agency: str | None) -> str:
+    """`` (agency x)`` when the earlier extract came from another agency than this drop, else nothing."""
+    earlier_agency = ledger.agency_of_extract(extract_id)
+    return f" (agency {earlier_agency})" if earlier_agency and agency and earlier_agency != agency else ""
 
 
 def _rejected_count(problems: list[RecordProblem]) -> int:

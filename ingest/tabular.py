@@ -298,9 +298,9 @@ def _utf8_source(path: Path, scratch: Path, bad: int | None) -> Path:
     if bad is None:
         return path if _duckdb_can_open(path) else _linked(path, scratch)
     data = path.read_bytes()
-    if utf8 := _UTF8_MULTIBYTE.search(data):
+    if (utf8_line := _first_utf8_line(data)) is not None:
         raise UnreadableFileError(
-            f"{path.name}: mixes encodings: {_where(data, bad)} is not UTF-8, but line {_line_of(data, utf8.start())} "
+            f"{path.name}: mixes encodings: {_where(data, bad)} is not UTF-8, but line {utf8_line} "
             "is UTF-8; save the file as UTF-8 and drop it again"
         )
     try:
@@ -314,6 +314,22 @@ def _utf8_source(path: Path, scratch: Path, bad: int | None) -> Path:
     target = scratch / "windows-1252-as-utf-8.csv"
     target.write_bytes(text.encode("utf-8"))
     return target
+
+
+def _first_utf8_line(data: bytes) -> int | None:
+    """The first line that is valid UTF-8 and holds a multi-byte character; None when there is none.
+
+    Whole lines are tested: Windows-1252 text can hold a valid UTF-8 byte pair by chance ("É" then a closing
+    quote is C9 94), but not a whole line of them that is valid UTF-8 throughout.
+    """
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if _UTF8_MULTIBYTE.search(line):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            return number
+    return None
 
 
 def _where(data: bytes, offset: int) -> str:
@@ -455,7 +471,16 @@ def _records_from_document(path: Path, document: object) -> list:
     if isinstance(document, list):
         return document
     if isinstance(document, dict):
-        # An object with the required record fields is a record itself, even when one of its fields is a list.
+        # An object holding one array of objects wraps the records ({"id": "export-q3", "programmes": [...]}), even
+        # when its own keys look like record fields; otherwise an object with the record fields is one record
+        # (its lists, such as countries, are values).
+        record_arrays = [
+            value
+            for value in document.values()
+            if isinstance(value, list) and value and all(isinstance(item, dict) for item in value)
+        ]
+        if len(record_arrays) == 1:
+            return record_arrays[0]
         if not missing_required(map_headers([str(key) for key in document])[0]):
             return [document]
         arrays = [value for value in document.values() if isinstance(value, list)]

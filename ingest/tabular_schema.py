@@ -44,9 +44,12 @@ _SDG = re.compile(r"^\d{1,2}(\.[0-9a-z]{1,2})?$")
 _LIST_SPLIT = re.compile(r"[;,|]")
 _CURRENCY_SYMBOLS = "$€£¥"
 _DECIMAL_MARKS = ",."
-_THOUSANDS_SEPARATORS = ",. '\u2019"
+#: Thousands separators agencies write: comma, point, space, no-break and narrow no-break space, apostrophes.
+_THOUSANDS_SEPARATORS = ",. '\u2019\u00a0\u202f"
 _SCIENTIFIC = re.compile(r"^(\d+(\.\d*)?|\.\d+)[eE][+-]?\d+$")
-_GROUPED = re.compile(r"^\d{1,3}([,. '\u2019]\d{3})+$")
+_GROUPED = re.compile(r"^\d{1,3}([,. '\u2019\u00a0\u202f]\d{3})+$")
+#: An ISO 4217 code written with the amount (``USD 1,000``, ``1 000 EUR``); the currency column says which.
+_CURRENCY_CODE = re.compile(r"^[A-Z]{3}[ \u00a0]*|[ \u00a0]*[A-Z]{3}$")
 _NOT_AN_AMOUNT = "is not an amount (e.g. 125000, 125,000.50, 125.000,50 or 1.25E+05)"
 
 T = TypeVar("T")
@@ -194,7 +197,7 @@ def _parse_amount(text: str) -> float:
     carry at most two decimals. Mixed or irregular grouping, accounting negatives (``(500)``) and amounts beyond
     what the warehouse's decimal(18,2) holds are rejected, never guessed.
     """
-    body = text.strip(_CURRENCY_SYMBOLS + " ")
+    body = _CURRENCY_CODE.sub("", text.strip(_CURRENCY_SYMBOLS + " \u00a0")).strip(_CURRENCY_SYMBOLS + " \u00a0")
     if body.startswith("(") and body.endswith(")"):
         raise ValueError("is in parentheses, which marks a negative amount; budgets must be zero or more")
     if body.startswith(("-", "\u2212")):
@@ -233,7 +236,7 @@ def _plain_amount(body: str) -> str:
         raise ValueError(_NOT_AN_AMOUNT)
     if not (integer or decimals) or (decimals and not decimals.isdigit()):
         raise ValueError(_NOT_AN_AMOUNT)
-    if not integer.isdigit():
+    if integer and not integer.isdigit():
         if not _GROUPED.fullmatch(integer):
             raise ValueError(_NOT_AN_AMOUNT)
         integer = re.sub(r"\D", "", integer)

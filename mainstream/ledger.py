@@ -29,7 +29,8 @@ create table if not exists drops (
     rows_loaded integer not null default 0,
     rows_rejected integer not null default 0,
     reason text,
-    stored_path text
+    stored_path text,
+    recorded_at text
 );
 create index if not exists drops_by_hash on drops (content_hash, state);
 create table if not exists pipeline_runs (
@@ -90,6 +91,9 @@ class DropRecord:
     rows_rejected: int = 0
     reason: str | None = None
     stored_path: str | None = None
+    #: When the drop was recorded: for a loaded file, after its raw Parquet was written (a build that started
+    #: before this moment may not have read it).
+    recorded_at: str | None = None
 
 
 @dataclass
@@ -99,6 +103,7 @@ class RunRecord:
     run_id: str
     trigger: str
     state: str
+    #: When the run opened; once it holds the build lock, when its dbt build began reading the raw zone.
     started_at: str = field(default_factory=utc_now)
     finished_at: str | None = None
     criteria_version: str | None = None
@@ -118,6 +123,10 @@ class Ledger:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as connection:
             connection.executescript(SCHEMA)
+            # Ledgers written before drops.recorded_at existed gain the column (their rows keep it null).
+            columns = {row["name"] for row in connection.execute("pragma table_info(drops)")}
+            if "recorded_at" not in columns:
+                connection.execute("alter table drops add column recorded_at text")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -147,13 +156,19 @@ class Ledger:
             row = connection.execute("select 1 from drops where original_path = ? limit 1", (path,)).fetchone()
         return row is not None
 
+    def agency_of_extract(self, extract_id: str) -> str | None:
+        """The agency a loaded extract was recorded under (reporting-org ref or landing folder)."""
+        with self._connect() as connection:
+            row = connection.execute("select agency_ref from drops where extract_id = ?", (extract_id,)).fetchone()
+        return row["agency_ref"] if row else None
+
     def loaded_drops_not_built(self) -> list[dict[str, Any]]:
         """Loaded drops that no finished build can hold yet, oldest first.
 
-        A build reads the whole raw zone, so a drop is in every build that started after it was loaded; those
-        received at or after the start of the latest run whose build finished (any state in
-        :data:`BUILT_RUN_STATES`) are not known to be in one (times have one-second resolution: a drop received
-        in the second a build started counts as not built). All loaded drops when no build ever finished.
+        A build reads the whole raw zone, so a drop is in every build that began after it was loaded; those
+        recorded (after their Parquet was written) at or after the moment the latest finished build began (any
+        state in :data:`BUILT_RUN_STATES`) are not known to be in one (times have one-second resolution: a drop
+        recorded in the second a build began counts as not built). All loaded drops when no build ever finished.
         """
         states = ", ".join("?" for _ in BUILT_RUN_STATES)
         with self._connect() as connection:
@@ -163,12 +178,14 @@ class Ledger:
             query = "select * from drops where state = 'loaded'"
             parameters: tuple[str, ...] = ()
             if since:
-                query += " and received_at >= ?"
+                # Recorded after its Parquet was written (older rows: received, before it was read).
+                query += " and coalesce(recorded_at, received_at) >= ?"
                 parameters = (since,)
             rows = connection.execute(query + " order by received_at, rowid", parameters).fetchall()
         return [dict(row) for row in rows]
 
     def record_drop(self, drop: DropRecord) -> None:
+        drop.recorded_at = utc_now()
         values = asdict(drop)
         columns = ", ".join(values)
         placeholders = ", ".join(f":{name}" for name in values)

@@ -95,14 +95,18 @@ def test_any_unexpected_error_quarantines_the_file_with_its_traceback_logged(
 # ------------------------------------------------------------------------------------------ duplicates
 
 
-def test_identical_files_from_two_agencies_are_both_loaded(home: Home) -> None:
+def test_identical_content_from_another_agency_is_a_duplicate_naming_that_agency(home: Home) -> None:
+    """Programmes are keyed by their identifier: loading the same file under a second agency would silently hand
+    that agency the first one's programmes, so the second drop is a duplicate that says whose it is."""
     content = "programme_id,title\nJP-1,Joint programme on child protection\n"
     undp = ingest_file(drop(home, "undp", "joint.csv", content), home, agency="undp")
     unicef = ingest_file(drop(home, "unicef", "joint_programme.csv", content), home, agency="unicef")
     again = ingest_file(drop(home, "undp", "joint_copy.csv", content), home, agency="undp")
-    assert (undp.state, unicef.state, again.state) == ("loaded", "loaded", "duplicate")
-    assert undp.extract_id in again.reason
-    assert sorted(row["agency_ref"] for row in _programmes(home)) == ["undp", "unicef"]
+    assert (undp.state, unicef.state, again.state) == ("loaded", "duplicate", "duplicate")
+    assert f"{undp.extract_id} (agency undp)" in unicef.reason
+    assert undp.extract_id in again.reason and "(agency" not in again.reason
+    assert [row["agency_ref"] for row in _programmes(home)] == ["undp"]
+    assert Path(unicef.stored_path).exists(), "the duplicate is archived, not lost"
     # IATI XML names its agency inside: the same content is a duplicate whatever folder it was dropped in.
     xml = (
         '<iati-activities version="2.03"><iati-activity><iati-identifier>XM-1</iati-identifier>'

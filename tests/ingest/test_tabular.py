@@ -209,6 +209,18 @@ def test_a_single_json_object_with_the_record_fields_is_one_record(home: Home) -
     assert sorted(code["code"] for code in _codes(home)) == ["KE", "UG"]
 
 
+def test_a_json_wrapper_whose_own_keys_look_like_record_fields_still_yields_its_records(home: Home) -> None:
+    """``id`` and ``name`` are aliases of programme_id and title: the wrapper must not become a programme."""
+    document = {
+        "id": "undp-export-2026-q3",
+        "name": "UNDP programme export Q3",
+        "programmes": [{"programme_id": "P-1", "title": "Legal aid"}, {"programme_id": "P-2", "title": "Water"}],
+    }
+    result = ingest_file(drop(home, "undp", "export.json", json.dumps(document)), home, agency="undp")
+    assert (result.state, result.rows_loaded) == ("loaded", 2), result.reason
+    assert sorted(row["programme_id"] for row in _programmes(home)) == ["P-1", "P-2"]
+
+
 def test_ndjson_lines_are_split_on_newlines_only(home: Home) -> None:
     path = drop(
         home,
@@ -329,6 +341,17 @@ def test_a_windows_1252_csv_loads_as_written(home: Home) -> None:
     title, description = "Women\u2019s legal aid", "Café \u201cquoted\u201d € 100"
     content = f"programme_id,title,description\nP-1,{title},{description}\n"
     result = ingest_file(drop(home, "undp", "cp1252.csv", content.encode("cp1252")), home, agency="undp")
+    assert (result.state, result.rows_loaded) == ("loaded", 1), result.reason
+    [programme] = _programmes(home)
+    assert (programme["title"], programme["description"]) == (title, description)
+
+
+def test_windows_1252_text_holding_a_valid_utf8_byte_pair_by_chance_is_not_called_mixed(home: Home) -> None:
+    # "É" then a closing curly quote is C9 94 in Windows-1252, a valid UTF-8 pair; the file is Windows-1252 only.
+    title, description = "Campagne \u201c\u00c9GALIT\u00c9\u201d", "Women\u2019s rights"
+    content = f"programme_id,title,description\nP-1,{title},{description}\n".encode("cp1252")
+    assert b"\xc9\x94" in content
+    result = ingest_file(drop(home, "undp", "egalite.csv", content), home, agency="undp")
     assert (result.state, result.rows_loaded) == ("loaded", 1), result.reason
     [programme] = _programmes(home)
     assert (programme["title"], programme["description"]) == (title, description)

@@ -1,0 +1,52 @@
+"""The ledger: which loaded drops no finished build can hold yet, and ledgers written by earlier releases."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from mainstream.ledger import DropRecord, Ledger, RunRecord
+
+
+def _loaded(extract_id: str, received_at: str) -> DropRecord:
+    return DropRecord(
+        extract_id=extract_id,
+        file_name=f"{extract_id}.csv",
+        original_path=f"/landing/undp/{extract_id}.csv",
+        content_hash=extract_id,
+        size_bytes=1,
+        state="loaded",
+        received_at=received_at,
+        rows_loaded=1,
+    )
+
+
+def test_a_drop_written_after_a_build_began_waits_for_the_next_build(tmp_path: Path) -> None:
+    """A file received before a build began but written to the raw zone after it may be missing from that build."""
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.record_run(RunRecord(run_id="r1", trigger="cli", state="published", started_at="2026-11-29T10:00:00+00:00"))
+    ledger.record_drop(_loaded("early", "2026-11-29T09:00:00+00:00"))
+    ledger.record_drop(_loaded("racing", "2026-11-29T09:59:59+00:00"))  # recorded now: after the build began
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as connection:
+        connection.execute("update drops set recorded_at = '2026-11-29T09:30:00+00:00' where extract_id = 'early'")
+    assert [row["extract_id"] for row in ledger.loaded_drops_not_built()] == ["racing"]
+
+
+def test_a_ledger_from_before_recorded_at_gains_the_column_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "create table drops (extract_id text primary key, file_name text not null, original_path text not null,"
+            " agency_ref text, source_format text, content_hash text not null, size_bytes integer not null,"
+            " received_at text not null, state text not null, rows_loaded integer not null default 0,"
+            " rows_rejected integer not null default 0, reason text, stored_path text)"
+        )
+        connection.execute(
+            "insert into drops (extract_id, file_name, original_path, content_hash, size_bytes, received_at, state,"
+            " rows_loaded) values ('old', 'old.csv', '/x/old.csv', 'h', 1, '2026-11-28T09:00:00+00:00', 'loaded', 3)"
+        )
+    ledger = Ledger(path)
+    [row] = ledger.loaded_drops_not_built()
+    assert (row["extract_id"], row["recorded_at"]) == ("old", None)
+    ledger.record_drop(_loaded("new", "2026-11-29T09:00:00+00:00"))
+    assert {row["extract_id"] for row in ledger.loaded_drops_not_built()} == {"old", "new"}
