@@ -27,7 +27,7 @@ from pathlib import Path
 from lxml import etree
 
 from ingest.errors import UnreadableFileError
-from ingest.records import MAX_BUDGET, CodeRecord, ProgrammeRecord, RecordProblem
+from ingest.records import CodeRecord, ProgrammeRecord, RecordProblem, budget_out_of_range
 
 log = logging.getLogger(__name__)
 
@@ -339,11 +339,8 @@ def _budget(activity: etree._Element) -> tuple[Decimal | None, str | None]:
 
 def _budget_problem(total: Decimal, currency: str | None, number: int, programme_id: str) -> RecordProblem | None:
     """Why a budget total cannot be loaded (negative, or beyond what decimal(18,2) holds); None when it can."""
-    if total < 0:
-        why = "is negative; budgets must be zero or more"
-    elif float(total) >= MAX_BUDGET:
-        why = f"is too large; budgets must be below {MAX_BUDGET:,.0f}"
-    else:
+    why = budget_out_of_range(total)
+    if why is None:
         return None
     return RecordProblem(
         number,

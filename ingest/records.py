@@ -17,6 +17,19 @@ CODE_TYPES = (
 )
 #: Budgets must fit the warehouse's decimal(18,2), i.e. be below 10^16, as the float the raw zone stores.
 MAX_BUDGET = 1e16
+NEGATIVE_BUDGET = "is negative; budgets must be zero or more"
+
+
+def budget_out_of_range(amount: float) -> str | None:
+    """Why the warehouse cannot hold a budget (negative, or not below 10^16 as a float); None when it can.
+
+    Compared as the float the raw zone stores: 9999999999999999.99 is stored as 1e16, which overflows.
+    """
+    if amount < 0:
+        return NEGATIVE_BUDGET
+    if float(amount) >= MAX_BUDGET:
+        return f"is too large; budgets must be below {MAX_BUDGET:,.0f}"
+    return None
 
 
 @dataclass

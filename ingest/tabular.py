@@ -437,10 +437,9 @@ def _utf8_text(path: Path) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         offset = error.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
-        line = data.count(b"\n", 0, offset) + 1
         raise UnreadableFileError(
-            f"{path.name}: is not UTF-8: byte 0x{data[offset]:02x} at line {line} (byte {offset + 1}) "
-            "cannot be read; save the file as UTF-8 and drop it again"
+            f"{path.name}: is not UTF-8: {_where(data, offset)} cannot be read; save the file as UTF-8 and drop "
+            "it again"
         ) from error
 
 

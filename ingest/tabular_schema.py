@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
-from ingest.records import MAX_BUDGET, CodeRecord, ProgrammeRecord, RecordProblem
+from ingest.records import NEGATIVE_BUDGET, CodeRecord, ProgrammeRecord, RecordProblem, budget_out_of_range
 
 #: Contract column → header spellings accepted for it (compared after normalising: lower case, "_" for
 #: spaces and hyphens). The contract name itself is always accepted.
@@ -47,7 +47,9 @@ _DECIMAL_MARKS = ",."
 #: Thousands separators agencies write: comma, point, space, no-break and narrow no-break space, apostrophes.
 _THOUSANDS_SEPARATORS = ",. '\u2019\u00a0\u202f"
 _SCIENTIFIC = re.compile(r"^(\d+(\.\d*)?|\.\d+)[eE][+-]?\d+$")
-_GROUPED = re.compile(r"^\d{1,3}([,. '\u2019\u00a0\u202f]\d{3})+$")
+_GROUPED = re.compile(rf"^\d{{1,3}}([{re.escape(_THOUSANDS_SEPARATORS)}]\d{{3}})+$")
+#: What may pad an amount: currency symbols and (no-break) spaces.
+_AMOUNT_PADDING = _CURRENCY_SYMBOLS + " \u00a0"
 #: An ISO 4217 code written with the amount (``USD 1,000``, ``1 000 EUR``); the currency column says which.
 _CURRENCY_CODE = re.compile(r"^[A-Z]{3}[ \u00a0]*|[ \u00a0]*[A-Z]{3}$")
 _NOT_AN_AMOUNT = "is not an amount (e.g. 125000, 125,000.50, 125.000,50 or 1.25E+05)"
@@ -197,20 +199,19 @@ def _parse_amount(text: str) -> float:
     carry at most two decimals. Mixed or irregular grouping, accounting negatives (``(500)``) and amounts beyond
     what the warehouse's decimal(18,2) holds are rejected, never guessed.
     """
-    body = _CURRENCY_CODE.sub("", text.strip(_CURRENCY_SYMBOLS + " \u00a0")).strip(_CURRENCY_SYMBOLS + " \u00a0")
+    body = _CURRENCY_CODE.sub("", text.strip(_AMOUNT_PADDING)).strip(_AMOUNT_PADDING)
     if body.startswith("(") and body.endswith(")"):
         raise ValueError("is in parentheses, which marks a negative amount; budgets must be zero or more")
     if body.startswith(("-", "\u2212")):
-        raise ValueError("is negative; budgets must be zero or more")
+        raise ValueError(NEGATIVE_BUDGET)
     body = body.removeprefix("+")
     try:
         amount = Decimal(body if _SCIENTIFIC.fullmatch(body) else _plain_amount(body))
     except InvalidOperation as error:
         raise ValueError(_NOT_AN_AMOUNT) from error
     value = float(amount)
-    # Compared as the float the raw zone stores: 9999999999999999.99 is stored as 1e16, which overflows.
-    if value >= MAX_BUDGET:
-        raise ValueError(f"is too large; budgets must be below {MAX_BUDGET:,.0f}")
+    if why := budget_out_of_range(value):
+        raise ValueError(why)
     return value
 
 

@@ -139,15 +139,13 @@ class Ledger:
         finally:
             connection.close()
 
-    def loaded_extract_with_hash(self, content_hash: str, agency_ref: str | None = None) -> str | None:
-        """The extract id that already loaded a file with this content (for ``agency_ref`` when given), if any."""
-        query = "select extract_id from drops where content_hash = ? and state = 'loaded'"
-        parameters: tuple[str, ...] = (content_hash,)
-        if agency_ref is not None:
-            query += " and agency_ref = ?"
-            parameters += (agency_ref,)
+    def loaded_extract_with_hash(self, content_hash: str) -> str | None:
+        """The extract id that already loaded a file with this content, if any."""
         with self._connect() as connection:
-            row = connection.execute(query + " limit 1", parameters).fetchone()
+            row = connection.execute(
+                "select extract_id from drops where content_hash = ? and state = 'loaded' limit 1",
+                (content_hash,),
+            ).fetchone()
         return row["extract_id"] if row else None
 
     def has_drop_from(self, path: str) -> bool:

@@ -34,17 +34,22 @@ def _published(run_id: str = "r1", hour: int = 10) -> RunRecord:
     )
 
 
+def _build_failed(finished_at: str | None = None) -> RunRecord:
+    return RunRecord(
+        run_id="r2",
+        trigger="airflow:b",
+        state="build_failed",
+        message="dbt build failed: model.x: error",
+        started_at="2026-11-29T11:00:00+00:00",
+        finished_at=finished_at,
+    )
+
+
 def test_the_latest_run_is_shown_whatever_its_state_with_the_last_publication(home: Home) -> None:
     _runs(
         home,
         _published("r1", 10),
-        RunRecord(
-            run_id="r2",
-            trigger="airflow:b",
-            state="build_failed",
-            message="dbt build failed: model.x: error",
-            started_at="2026-11-29T11:00:00+00:00",
-        ),
+        _build_failed(),
         RunRecord(run_id="r3", trigger="airflow:c", state="built", started_at="2026-11-29T12:00:00+00:00"),
     )
 
@@ -62,14 +67,7 @@ def test_a_failed_latest_run_shows_its_state_and_message(home: Home) -> None:
     _runs(
         home,
         _published("r1", 10),
-        RunRecord(
-            run_id="r2",
-            trigger="airflow:b",
-            state="build_failed",
-            message="dbt build failed: model.x: error",
-            started_at="2026-11-29T11:00:00+00:00",
-            finished_at="2026-11-29T11:02:00+00:00",
-        ),
+        _build_failed(finished_at="2026-11-29T11:02:00+00:00"),
     )
 
     text = format_status(collect_status(home))
