@@ -45,9 +45,15 @@ programme_facts as (
 
 all_codes as (
 
-    select programme_id, code_type, vocabulary, code, significance, percentage from codes
-    union all
-    select * from programme_facts
+    select
+        *,
+        -- A policy marker's significance as a number (parsed once; rules compare it with their range).
+        try_cast(regexp_extract(significance, '^\d+') as integer) as significance_level
+    from (
+        select programme_id, code_type, vocabulary, code, significance, percentage from codes
+        union all
+        select * from programme_facts
+    )
 
 ),
 
@@ -107,14 +113,8 @@ matched as (
     where
         -- A policy marker rule holds for a range of significance: "not targeted" (0 to 0) is not reported
         -- for a marker published as significant or principal.
-        (
-            rules.min_significance is null
-            or try_cast(regexp_extract(code_keys.significance, '^\d+') as integer) >= rules.min_significance
-        )
-        and (
-            rules.max_significance is null
-            or try_cast(regexp_extract(code_keys.significance, '^\d+') as integer) <= rules.max_significance
-        )
+        (rules.min_significance is null or code_keys.significance_level >= rules.min_significance)
+        and (rules.max_significance is null or code_keys.significance_level <= rules.max_significance)
 
 )
 

@@ -30,11 +30,8 @@ final as (
         round(avg(programmes.is_nexus::int), 4) as share_nexus,
         count(*) filter (where discrepancies.discrepancy in ('computed higher', 'computed lower'))
             as programmes_with_marker_discrepancy,
-        sum(programmes.budget_value) filter (where programmes.budget_currency = 'USD') as budget_usd,
-        -- 0, not null, when the agency has USD budgets but none of them is on a programme at marker 2 or 3.
-        sum(case when programmes.hr_marker >= 2 then programmes.budget_value else 0 end)
-            filter (where programmes.budget_currency = 'USD' and programmes.budget_value is not null)
-            as budget_usd_marker_2_or_3
+        {{ usd_budget_sum(alias='programmes') }} as budget_usd,
+        {{ usd_budget_sum(where='programmes.hr_marker >= 2', alias='programmes') }} as budget_usd_marker_2_or_3
     from programmes
     inner join discrepancies on discrepancies.programme_id = programmes.programme_id
     group by programmes.agency_code

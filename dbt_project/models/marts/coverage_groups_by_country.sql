@@ -23,7 +23,7 @@ final as (
         any_value(groups.group_name) as group_name,
         count(distinct groups.programme_id) as programmes,
         count(distinct groups.programme_id) filter (where programmes.hr_marker >= 2) as programmes_marker_2_or_3,
-        sum(programmes.budget_value) filter (where programmes.budget_currency = 'USD') as budget_usd
+        {{ usd_budget_sum(alias='programmes') }} as budget_usd
     from groups
     inner join programmes on programmes.programme_id = groups.programme_id
     group by all

@@ -17,7 +17,7 @@ final as (
         nexus,
         any_value(is_nexus) as is_nexus,
         count(*) as programmes,
-        sum(budget_value) filter (where budget_currency = 'USD') as budget_usd
+        {{ usd_budget_sum() }} as budget_usd
     from programmes
     group by all
 

@@ -31,10 +31,8 @@ aggregated as (
         count(*) as programmes,
         count(*) filter (where carries_pillar) as programmes_with_pillar,
         round(count(*) filter (where carries_pillar) / count(*), 4) as share_with_pillar,
-        sum(budget_value) filter (where budget_currency = 'USD') as budget_usd,
-        -- 0, not null, when the cell has USD budgets but none of them carries the pillar.
-        sum(case when carries_pillar then budget_value else 0 end)
-            filter (where budget_currency = 'USD' and budget_value is not null) as budget_usd_with_pillar
+        {{ usd_budget_sum() }} as budget_usd,
+        {{ usd_budget_sum(where='carries_pillar') }} as budget_usd_with_pillar
     from pillars
     group by all
 
