@@ -6,6 +6,7 @@ reader rejects are written next to it in ``quarantine/`` with their file, row, f
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import IngestError, UnknownAgencyError, UnreadableFileError
+from ingest.errors import IngestError, StorageFullError, UnknownAgencyError, UnreadableFileError
 from ingest.raw_zone import Lineage, discard_extract, write_extract
 from ingest.records import ProgrammeRecord, RecordProblem
 from mainstream.home import Home
@@ -172,6 +173,12 @@ def ingest_file(
         # IATI XML names its own agency (reporting-org); a tabular file's is its folder's.
         drop.agency_ref = kept[0].agency_ref if source_format == "iati_xml" else drop.agency_ref
     except Exception as error:
+        if _is_storage_failure(error):
+            discard_extract(home.raw, extract_id)
+            raise StorageFullError(
+                f"{path.name}: not loaded, the machine could not hold it ({error}); the file stays at {path} and "
+                "loads when the ingest is retried after space is freed"
+            ) from error
         if isinstance(error, IngestError):
             drop.reason = printable(str(error))
             log.warning("quarantined %s: %s", file_name, drop.reason)
@@ -206,6 +213,22 @@ def ingest_file(
         raise
     log.info("loaded %s: %d programmes, %d rejected", file_name, drop.rows_loaded, drop.rows_rejected)
     return drop
+
+
+#: Failures of the machine, not of the file: the file stays for a retry instead of being quarantined.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE, errno.ENOMEM})
+
+
+def _is_storage_failure(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it, e.g. an OSError inside a Parquet writer's error) is the machine's."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OSError) and current.errno in STORAGE_ERRNOS:
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def iter_drop_files(paths: Iterable[Path]) -> Iterator[Path]:

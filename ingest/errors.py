@@ -13,3 +13,11 @@ class UnreadableFileError(IngestError):
 
 class UnknownAgencyError(IngestError):
     """The agency of a tabular extract cannot be determined from its landing folder."""
+
+
+class StorageFullError(Exception):
+    """The machine could not hold the load (disk or quota full, out of file handles).
+
+    Not the file's fault: nothing of it is kept in the raw zone and the file stays where it was (not quarantined),
+    so a retry after the operator frees space loads it.
+    """

@@ -134,5 +134,9 @@ def _table(schema: pa.Schema, columns: dict[str, list], numbers: list[int], line
 
 def _write_atomically(table: pa.Table, path: Path) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, temporary, compression="zstd")
-    os.replace(temporary, path)
+    try:
+        pq.write_table(table, temporary, compression="zstd")
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # a half-written file (e.g. the disk filled up) must not linger
+        raise

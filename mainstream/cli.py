@@ -62,8 +62,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=(
             "exit codes: 0 published; 2 the audit blocked publication (the previous publication stays); "
             "3 the dbt build failed; 4 nothing new was loaded and nothing waits for a build, so nothing was "
-            "rebuilt or republished (also when no extract was ever loaded). --rebuild rebuilds and republishes "
-            "anyway, e.g. after a criteria change in dbt_project/seeds/."
+            "rebuilt or republished (also when no extract was ever loaded); 5 the machine could not hold a file "
+            "(disk full): files not yet loaded stay where they are, so run again once space is freed. --rebuild "
+            "rebuilds and republishes anyway, e.g. after a criteria change in dbt_project/seeds/."
         ),
     )
     process.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders to ingest")
@@ -104,6 +105,7 @@ def _demo(args: argparse.Namespace, home: Home) -> int:
 
 
 def _process(args: argparse.Namespace, home: Home) -> int:
+    from ingest.errors import StorageFullError
     from mainstream.ledger import Ledger
     from mainstream.pipeline import AuditBlockedError, NothingToBuildError, build_audit_publish, ingest_paths
     from mainstream.summary import format_summary, publication_summary
@@ -111,7 +113,13 @@ def _process(args: argparse.Namespace, home: Home) -> int:
 
     if not args.paths and not args.rebuild:
         args.command_parser.error("give the files or folders to process (PATH), or --rebuild")
-    drops = ingest_paths(args.paths, home, agency=args.agency, progress=not args.json) if args.paths else []
+    try:
+        drops = ingest_paths(args.paths, home, agency=args.agency, progress=not args.json) if args.paths else []
+    except StorageFullError as error:
+        log.error("%s", error)
+        if args.json:
+            print(json.dumps({"error": str(error)}, indent=2))
+        return 5
     for drop in drops:
         log.info(
             "%s: %s (%d loaded, %d rejected)%s",

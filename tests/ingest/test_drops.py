@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import logging
@@ -90,6 +91,37 @@ def test_any_unexpected_error_quarantines_the_file_with_its_traceback_logged(
     assert any(record.exc_info for record in caplog.records), "the traceback is logged"
     [row] = Ledger(home.state_db).recent_drops()
     assert row["state"] == "quarantined"
+
+
+def test_a_full_disk_leaves_the_file_in_place_for_a_retry_instead_of_quarantining_it(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk is the machine's fault, not the agency's: the file must not end in quarantine (the agency would
+    have to send it again), nor leave half a Parquet file or a ledger row behind. The retry loads it."""
+    from ingest import raw_zone
+
+    real_write_table = raw_zone.pq.write_table
+
+    def onto_a_full_disk(table: object, where: object, **options: object) -> None:
+        # What pyarrow raises when the disk fills during the write (errno 28), after part of the file is written.
+        real_write_table(table, where, **options)
+        raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
+
+    path = drop(home, "undp", "fine.csv", "programme_id,title\nP-1,Legal aid\n")
+    monkeypatch.setattr(raw_zone.pq, "write_table", onto_a_full_disk)
+    with pytest.raises(drops.StorageFullError) as raised:
+        ingest_file(path, home, agency="undp")
+    message = str(raised.value)
+    assert "fine.csv" in message and "No space left on device" in message and "retried" in message
+    assert path.exists(), "the file stays where it was dropped"
+    assert not [item for item in home.quarantine.rglob("*") if item.is_file()], "nothing quarantined"
+    assert not [item for item in home.raw.rglob("*") if item.is_file()], "no raw extract, no temporary file"
+    assert Ledger(home.state_db).recent_drops() == []
+
+    monkeypatch.setattr(raw_zone.pq, "write_table", real_write_table)
+    retried = ingest_file(path, home, agency="undp")
+    assert retried.state == "loaded" and retried.rows_loaded == 1
+    assert [row["programme_id"] for row in _programmes(home)] == ["P-1"]
 
 
 # ------------------------------------------------------------------------------------------ duplicates

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 from pathlib import Path
@@ -97,3 +98,21 @@ def test_help_documents_the_exit_codes_and_rebuild(capsys: pytest.CaptureFixture
     text = " ".join(capsys.readouterr().out.split())
     assert "--rebuild" in text
     assert "4 nothing new was loaded" in text
+    assert "5 the machine could not hold a file" in text
+
+
+def test_a_full_disk_exits_5_leaves_the_file_and_builds_nothing(
+    home: Home, tmp_path: Path, builds, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ingest import raw_zone
+
+    def full_disk(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(raw_zone.pq, "write_table", full_disk)
+    landed = home.landing / "undp" / "programmes.csv"
+    landed.parent.mkdir(parents=True)
+    shutil.copy(CSV, landed)
+    assert main(["--home", str(home.root), "process", "--json", str(landed)]) == 5
+    assert "No space left on device" in json.loads(capsys.readouterr().out)["error"]
+    assert landed.exists() and builds == []
