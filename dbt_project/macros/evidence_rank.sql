@@ -55,6 +55,11 @@
     end
 {%- endmacro %}
 
+{% macro rank_field_is(rank, field) -%}
+    {#- Whether a strength_rank's evidence was found in the given text field (an integer test, no lookup). -#}
+    ((({{ rank }} // {{ rank_step() }}) % 100) // 10 = {{ evidence_fields().index(field) + 1 }})
+{%- endmacro %}
+
 {% macro rank_finds_match(matches, rank) -%}
     {#- The join condition that finds a strength_rank's match (rule and matched text) in int_evidence_matches. -#}
     {{ matches }}.is_code = {{ rank_is_code(rank) }} and {{ matches }}.tie_break = {{ rank_tie_break(rank) }}

@@ -47,6 +47,9 @@ matches as (
         text_rules.marker_level_title as title_marker_level,
         text_rules.marker_level_body as body_marker_level,
         text_rules.pillar_code,
+        -- Some statements name the setting as often as the aim in a narrative (a peace agreement signed):
+        -- their pillar counts from every field but objectives (int_programme_assessment).
+        coalesce(text_rules.pillar_from_objectives, 1) = 1 as is_pillar_from_objectives,
         text_rules.is_humanitarian = 1 as is_humanitarian,
         text_rules.humanitarian_unless_recovery = 1 as is_humanitarian_unless_recovery,
         text_rules.response_framing,
@@ -74,6 +77,7 @@ matches as (
         null,
         null,
         code_rules.pillar_code,
+        true,
         code_rules.is_humanitarian = 1,
         false,
         null,

@@ -10,7 +10,10 @@ groups as (
 
 programmes as (
 
+    -- Each piece of work once: a programme whose children are published here (a UNDP project and its outputs)
+    -- is carried by them, with their budgets.
     select * from {{ ref('dim_programme') }}
+    where child_programme_count = 0
 
 ),
 

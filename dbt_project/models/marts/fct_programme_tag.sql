@@ -64,11 +64,19 @@ assessments as (
 match_criteria as (
 
     -- The criteria each match supports (a few thousand rows).
-    select is_code, tie_break, criterion.criterion_type, criterion.criterion_code
+    select
+        is_code,
+        tie_break,
+        criterion.criterion_type,
+        criterion.criterion_code,
+        -- A pillar some statements name as the setting in a narrative is not tagged from the objectives field
+        -- (int_programme_assessment decides the pillars the same way).
+        criterion.criterion_type = 'pillar' and not is_pillar_from_objectives as is_pillar_not_from_objectives
     from (
         select
             is_code,
             tie_break,
+            is_pillar_from_objectives,
             unnest(list_filter([
                 {'criterion_type': 'pillar', 'criterion_code': pillar_code},
                 {'criterion_type': 'humanitarian', 'criterion_code': case when is_humanitarian then 'humanitarian' end},
@@ -95,7 +103,11 @@ criteria as (
 
 numbered_match_criteria as (
 
-    select match_criteria.is_code, match_criteria.tie_break, criteria.criterion_number
+    select
+        match_criteria.is_code,
+        match_criteria.tie_break,
+        criteria.criterion_number,
+        match_criteria.is_pillar_not_from_objectives
     from match_criteria
     inner join criteria
         on cast(criteria.criterion_type as varchar) = match_criteria.criterion_type
@@ -115,6 +127,10 @@ strongest as (
     from evidence
     inner join numbered_match_criteria
         on {{ rank_finds_match('numbered_match_criteria', 'evidence.strength_rank') }}
+    where not (
+        numbered_match_criteria.is_pillar_not_from_objectives
+        and {{ rank_field_is('evidence.strength_rank', 'objectives') }}
+    )
     group by evidence.programme_key, numbered_match_criteria.criterion_number
 
 ),
