@@ -21,7 +21,7 @@ def test_a_phrase_inside_a_longer_match_counts_even_in_the_same_alternation(tmp_
     depend on which phrases share an alternation."""
     project = copy_dbt_project(tmp_path / "dbt_project")
     macro = project / "macros" / "phrase_alternation.sql"
-    one_alternation = macro.read_text(encoding="utf-8").replace("chunk_size=300", "chunk_size=100000")
+    one_alternation = macro.read_text(encoding="utf-8").replace("chunk_size=320", "chunk_size=100000")
     assert one_alternation != macro.read_text(encoding="utf-8")
     macro.write_text(one_alternation, encoding="utf-8")
     home = Home(tmp_path / "home").ensure()

@@ -106,7 +106,8 @@ joined as (
         programmes.record_number,
         programmes.loaded_at
     from programmes
-    left join agencies on agencies.agency_ref = programmes.agency_ref
+    -- IATI organisation identifiers are case-insensitive: a publisher writing xm-dac-41114 is still UNDP.
+    left join agencies on upper(agencies.agency_ref) = upper(programmes.agency_ref)
     left join main_country on main_country.programme_id = programmes.programme_id
     left join countries on countries.country_code = main_country.country_code
     left join parents on parents.programme_id = programmes.programme_id

@@ -26,6 +26,7 @@ final as (
         any_value(rights.right_name) as right_name,
         count(distinct rights.programme_id) as programmes,
         count(distinct rights.programme_id) filter (where programmes.hr_marker >= 2) as programmes_marker_2_or_3,
+        count(distinct rights.programme_id) filter (where rights.marker_level >= 2) as programmes_right_as_objective,
         {{ usd_budget_sum(alias='programmes') }} as budget_usd
     from rights
     inner join programmes on programmes.programme_id = rights.programme_id
