@@ -6,6 +6,7 @@ reader rejects are written next to it in ``quarantine/`` with their file, row, f
 
 from __future__ import annotations
 
+import csv
 import errno
 import hashlib
 import json
@@ -16,13 +17,14 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ingest.errors import IngestError, StorageFullError, UnknownAgencyError, UnreadableFileError
-from ingest.raw_zone import Lineage, discard_extract, write_extract
+from ingest.raw_zone import Lineage, discard_extract, programme_agencies, write_extract
 from ingest.records import ProgrammeRecord, RecordProblem
-from mainstream.home import Home
+from mainstream.home import DBT_PROJECT_DIR, Home
 from mainstream.ledger import DropRecord, Ledger
 
 log = logging.getLogger(__name__)
@@ -162,7 +164,7 @@ def ingest_file(
             )
         records = _read(path, source_format, agency, problems)
         lineage = Lineage(extract_id, printable(path.name), content_hash, source_format, received)
-        kept = _unique_ids(records, problems)
+        kept = _ids_of_this_agency(_unique_ids(records, problems), problems, home.raw)
         if not kept:
             detail = _summarise(problems, path.name, unit) or "no programme records"
             raise UnreadableFileError(f"{path.name}: nothing could be loaded: {detail}")
@@ -232,18 +234,27 @@ def _is_storage_failure(error: BaseException) -> bool:
 
 
 def iter_drop_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Expand files and folders (recursively) into candidate files, in a stable order.
+    """Expand files and folders (recursively) into candidate files: a folder's oldest file first.
 
-    Hidden and partial files, and everything under hidden or temporary folders, are skipped (:func:`iter_candidates`);
-    a file named explicitly is always read.
+    The warehouse keeps each programme's latest load, so a folder's files load in the order they were written
+    (modification time, then path): a corrected ``extract-v2.csv`` written after ``extract.csv`` wins, whatever
+    their names. Hidden and partial files, and everything under hidden or temporary folders, are skipped
+    (:func:`iter_candidates`); a file named explicitly is always read, in the order given.
     """
     for path in paths:
         if path.is_dir():
-            yield from sorted(iter_candidates(path))
+            yield from sorted(iter_candidates(path), key=_written_order)
         elif path.exists():
             yield path
         else:
             raise FileNotFoundError(f"{path}: no such file or folder")
+
+
+def _written_order(path: Path) -> tuple[int, str]:
+    try:
+        return path.stat().st_mtime_ns, str(path)
+    except OSError:  # gone meanwhile: its place does not matter
+        return 0, str(path)
 
 
 def _read(path: Path, source_format: str, agency: str | None, problems: list[RecordProblem]) -> list[ProgrammeRecord]:
@@ -298,6 +309,48 @@ def _unique_ids(records: list[ProgrammeRecord], problems: list[RecordProblem]) -
         kept.append(record)
     problems.sort(key=lambda problem: problem.record_number)
     return kept
+
+
+def _ids_of_this_agency(
+    records: list[ProgrammeRecord], problems: list[RecordProblem], raw_root: Path
+) -> list[ProgrammeRecord]:
+    """Drop records whose programme id another agency has already loaded (they would replace its programme).
+
+    A programme id names one programme across all agencies: the warehouse keeps each id's latest version, so a
+    "P-001" from UNICEF would silently replace UNDP's "P-001". Such rows are rejected, naming the other agency.
+    """
+    loaded_by = programme_agencies(raw_root, [record.programme_id for record in records])
+    kept: list[ProgrammeRecord] = []
+    for record in records:
+        owner = loaded_by.get(record.programme_id)
+        if owner is not None and agency_code(owner) != agency_code(record.agency_ref):
+            problems.append(
+                RecordProblem(
+                    record.record_number,
+                    "programme_id",
+                    f"already loaded by agency {agency_code(owner)}, and a programme id names one programme across "
+                    "all agencies, so this row would replace theirs: give the programme an id of your own (e.g. "
+                    "prefixed with your agency) and drop the file again",
+                    record.programme_id,
+                )
+            )
+            continue
+        kept.append(record)
+    problems.sort(key=lambda problem: problem.record_number)
+    return kept
+
+
+@lru_cache(maxsize=1)
+def _agency_codes() -> dict[str, str]:
+    """IATI organisation refs → agency codes, from the ``ref_agencies`` seed the warehouse uses."""
+    with (DBT_PROJECT_DIR / "seeds" / "reference" / "ref_agencies.csv").open(newline="", encoding="utf-8") as seed:
+        return {row["agency_ref"].strip().upper(): row["agency_code"] for row in csv.DictReader(seed)}
+
+
+def agency_code(agency_ref: str) -> str:
+    """The agency code the warehouse gives ``agency_ref`` (int_programmes): mapped if known, else lower case."""
+    ref = agency_ref.strip()
+    return _agency_codes().get(ref.upper(), ref.lower())
 
 
 def _archive_and_record(

@@ -164,8 +164,13 @@ def _activity_to_record(activity: etree._Element, number: int) -> ProgrammeRecor
         if field and text:
             descriptions[field].append(text)
     title = _narratives(activity.find("title"), activity_language, languages)
-    budget_total, budget_currency = _budget(activity)
-    value_problems: list[RecordProblem] = []
+    budget_total, budget_currency, budget_notes = _budget(activity)
+    value_problems = [
+        RecordProblem(number, field, note, programme_id, record_loaded=True)
+        for field, note in [*budget_notes, *_unreadable_dates(activity)]
+    ]
+    for problem in value_problems:
+        log.warning("activity %d (%s): %s", number, programme_id, problem.message)
     if budget_total is not None and (problem := _budget_problem(budget_total, budget_currency, number, programme_id)):
         log.warning("activity %d (%s): %s", number, programme_id, problem.message)
         value_problems.append(problem)
@@ -306,35 +311,66 @@ def _activity_date(activity: etree._Element, *preferences: tuple[str, ...]) -> d
     return None
 
 
-def _budget(activity: etree._Element) -> tuple[Decimal | None, str | None]:
+def _budget(activity: etree._Element) -> tuple[Decimal | None, str | None, list[tuple[str, str]]]:
     """Total original budget (type 1, or no @type), else total revised budget (type 2), with its currency.
 
-    Only values in the currency of the first summed value are added up; a budget line in another currency is
-    left out (with a warning) rather than added to a total it does not belong to. Values are summed exactly, as
-    the decimals they are published as.
+    Only values in the currency of the first summed value are added up: a budget line in another currency is left
+    out rather than added to a total it does not belong to (currencies are not converted). Values are summed
+    exactly, as the decimals they are published as. The third item says, per field, what was left out and why
+    (a line in another currency, a value that is not a number).
     """
     budgets = list(activity.iterchildren("budget"))
     default_currency = _attr(activity, "default-currency")
+    notes: list[tuple[str, str]] = []
     for wanted in (_ORIGINAL_BUDGET, _REVISED_BUDGET):
         values: list[tuple[Decimal, str | None]] = []
         for budget in budgets:
             if (_attr(budget, "type") or _ORIGINAL_BUDGET) != wanted:
                 continue
             value_element = budget.find("value")
-            amount = _parse_decimal(_text(value_element))
+            raw = _text(value_element)
+            amount = _parse_decimal(raw)
             if amount is not None:
                 values.append((amount, _attr(value_element, "currency") or default_currency))
+            elif raw:
+                notes.append(
+                    (
+                        "budget/value",
+                        f"{raw!r} is not a number (IATI values are plain decimals, e.g. 1250000.00); "
+                        "this budget line is left out",
+                    )
+                )
         if values:
             currency = values[0][1]
             kept = [amount for amount, value_currency in values if value_currency == currency]
-            if len(kept) < len(values):
-                log.warning(
-                    "%s: budget lines in several currencies; only the %s ones are totalled",
-                    _text(activity.find("iati-identifier")),
-                    currency,
+            for amount, value_currency in values:
+                if value_currency != currency:
+                    notes.append(
+                        (
+                            "budget/value/@currency",
+                            f"a budget line of {amount} {value_currency or '(no currency)'} "
+                            f"is left out: the total is in {currency or '(no currency)'}, the currency of the first "
+                            "line, and currencies are not converted",
+                        )
+                    )
+            return sum(kept, Decimal(0)), currency, notes
+    return None, None, notes
+
+
+def _unreadable_dates(activity: etree._Element) -> list[tuple[str, str]]:
+    """Activity dates whose iso-date is not a date: each is left out, and said so."""
+    notes = []
+    for element in activity.iterchildren("activity-date"):
+        raw = _attr(element, "iso-date")
+        if raw and _parse_date(raw) is None:
+            notes.append(
+                (
+                    "activity-date/@iso-date",
+                    f"{raw!r} (type {_attr(element, 'type') or '?'}) is not a date in the "
+                    "form YYYY-MM-DD; this date is left out",
                 )
-            return sum(kept, Decimal(0)), currency
-    return None, None
+            )
+    return notes
 
 
 def _budget_problem(total: Decimal, currency: str | None, number: int, programme_id: str) -> RecordProblem | None:

@@ -8,11 +8,12 @@ holds a lock on the DuckDB file dbt builds.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -110,6 +111,26 @@ def write_extract(raw_root: Path, lineage: Lineage, records: Iterable[ProgrammeR
     _write_atomically(codes, raw_root / "programme_codes" / f"{lineage.extract_id}.parquet")
     _write_atomically(programmes, raw_root / "programmes" / f"{lineage.extract_id}.parquet")
     return programmes.num_rows
+
+
+def programme_agencies(raw_root: Path, programme_ids: Collection[str]) -> dict[str, str]:
+    """The agency whose latest load holds each of ``programme_ids`` already in the raw zone (others are absent)."""
+    extracts = sorted((raw_root / "programmes").glob("[0-9]*.parquet"))
+    if not extracts or not programme_ids:
+        return {}
+    with duckdb.connect() as connection:
+        connection.execute("create temporary table wanted (programme_id varchar primary key)")
+        connection.executemany("insert into wanted values (?)", [(pid,) for pid in set(programme_ids)])
+        rows = connection.execute(
+            """
+            select loaded.programme_id, arg_max(loaded.agency_ref, (loaded.loaded_at, loaded.extract_id))
+            from read_parquet(?) as loaded
+            semi join wanted on wanted.programme_id = loaded.programme_id
+            group by loaded.programme_id
+            """,
+            [[str(path) for path in extracts]],
+        ).fetchall()
+    return dict(rows)
 
 
 def discard_extract(raw_root: Path, extract_id: str) -> None:

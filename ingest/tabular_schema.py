@@ -70,19 +70,23 @@ def normalise_header(name: str) -> str:
 
 
 def map_headers(headers: list[str]) -> tuple[dict[str, str], list[str]]:
-    """Map source headers to contract columns; return (source header → contract column, unknown headers)."""
-    lookup: dict[str, str] = {}
+    """Map source headers to contract columns; return (source header → contract column, unknown headers).
+
+    When several headers name one column, the most specific wins: the contract's own name, then its aliases in
+    the order listed ("Programme ID" over a row counter headed "ID"); the others are unknown headers.
+    """
+    lookup: dict[str, tuple[str, int]] = {}
     for column, aliases in COLUMN_ALIASES.items():
-        for spelling in (column, *aliases):
-            lookup[normalise_header(spelling)] = column
-    mapping: dict[str, str] = {}
-    unknown: list[str] = []
-    for header in headers:
-        column = lookup.get(normalise_header(header))
-        if column and column not in mapping.values():
-            mapping[header] = column
-        else:
-            unknown.append(header)
+        for rank, spelling in enumerate((column, *aliases)):
+            lookup.setdefault(normalise_header(spelling), (column, rank))
+    best: dict[str, tuple[int, int]] = {}  # column → (rank, position) of the header that names it best
+    for position, header in enumerate(headers):
+        if found := lookup.get(normalise_header(header)):
+            column, rank = found
+            best[column] = min(best.get(column, (rank, position)), (rank, position))
+    chosen = {position: column for column, (_, position) in best.items()}
+    mapping = {header: chosen[position] for position, header in enumerate(headers) if position in chosen}
+    unknown = [header for position, header in enumerate(headers) if position not in chosen]
     return mapping, unknown
 
 
@@ -116,6 +120,7 @@ def row_to_record(
             budget_value=_checked("budget", values, _parse_amount),
             budget_currency=_checked("currency", values, _parse_currency),
         )
+        record.budget_currency = _amount_currency(values, record.budget_currency)
         record.default_currency = record.budget_currency
         record.codes = _codes(values)
         if record.start_date and record.end_date and record.end_date < record.start_date:
@@ -242,6 +247,17 @@ def _plain_amount(body: str) -> str:
             raise ValueError(_NOT_AN_AMOUNT)
         integer = re.sub(r"\D", "", integer)
     return f"{integer or 0}.{decimals or 0}"
+
+
+def _amount_currency(values: dict[str, str | None], currency: str | None) -> str | None:
+    """The budget's currency: the currency column, or the ISO code written in the amount ("EUR 1000"); both must
+    agree when both are given (an amount of "1,000 EUR" in a USD column is rejected, never relabelled)."""
+    amount = _clean(values.get("budget")) or ""
+    match = _CURRENCY_CODE.search(amount.strip(_AMOUNT_PADDING))
+    written = match.group(0).strip(" \u00a0") if match else None
+    if written and currency and written != currency:
+        raise RowError("currency", f"{currency} does not match the currency written in the budget ({amount!r})")
+    return currency or written
 
 
 def _parse_currency(text: str) -> str:

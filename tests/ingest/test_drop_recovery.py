@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,18 @@ def test_backfill_folders_skip_files_under_hidden_and_temporary_folders(tmp_path
     assert list(iter_drop_files([root])) == sorted(wanted)
     # A hidden folder named explicitly is read (its own hidden sub-folders are not).
     assert list(iter_drop_files([root / ".snapshot"])) == [root / ".snapshot" / "hourly" / "programmes.csv"]
+
+
+def test_a_folder_loads_its_files_in_the_order_they_were_written_so_a_correction_wins(tmp_path: Path) -> None:
+    """The warehouse keeps each programme's latest load: "extract-v2.csv" sorts before "extract.csv" by name,
+    but was written after it, so it must load after it."""
+    folder = tmp_path / "backfill" / "undp"
+    folder.mkdir(parents=True)
+    original, correction = folder / "extract.csv", folder / "extract-v2.csv"
+    original.write_text("programme_id,title,budget\nUNDP-KE-001,Legal aid,100\n")
+    correction.write_text("programme_id,title,budget\nUNDP-KE-001,Legal aid,100000\n")
+    os.utime(original, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    os.utime(correction, ns=(1_700_000_100_000_000_000, 1_700_000_100_000_000_000))
+    assert list(iter_drop_files([tmp_path / "backfill"])) == [original, correction]
+    # Files named one by one keep the order given.
+    assert list(iter_drop_files([correction, original])) == [correction, original]

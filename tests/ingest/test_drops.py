@@ -152,6 +152,41 @@ def test_identical_content_from_another_agency_is_a_duplicate_naming_that_agency
 # ------------------------------------------------------------------------------------------ IATI values
 
 
+def test_a_programme_id_another_agency_loaded_is_rejected_naming_that_agency(home: Home) -> None:
+    """The warehouse keeps each programme id's latest version: UNICEF's "P-001" must not replace UNDP's."""
+    undp = ingest_file(
+        drop(home, "undp", "q3.csv", "programme_id,title\nP-001,Legal aid\nP-002,Courts\n"), home, "undp"
+    )
+    assert undp.state == "loaded"
+    unicef = ingest_file(
+        drop(home, "unicef", "q3.csv", "programme_id,title\nP-001,Child protection\nU-9,Schools\n"), home, "unicef"
+    )
+    assert unicef.state == "loaded" and unicef.rows_loaded == 1 and unicef.rows_rejected == 1
+    assert "row 1 (P-001), field 'programme_id': already loaded by agency undp" in unicef.reason
+    loaded = {(row["programme_id"], row["agency_ref"]) for row in _programmes(home)}
+    assert loaded == {("P-001", "undp"), ("P-002", "undp"), ("U-9", "unicef")}
+    only_theirs = ingest_file(
+        drop(home, "unicef", "q4.csv", "programme_id,title\nP-002,Courts again\n"), home, "unicef"
+    )
+    assert only_theirs.state == "quarantined" and "already loaded by agency undp" in only_theirs.reason
+
+
+def test_an_agency_may_update_its_own_programmes_whatever_format_names_it(home: Home) -> None:
+    """UNDP's IATI file names its agency by its IATI ref (XM-DAC-41114, any case), its CSV by the folder."""
+    xml = (
+        '<iati-activities version="2.03"><iati-activity><iati-identifier>XM-DAC-41114-P-1</iati-identifier>'
+        '<reporting-org ref="xm-dac-41114 "><narrative>UNDP</narrative></reporting-org>'
+        "<title><narrative>Legal aid</narrative></title></iati-activity></iati-activities>"
+    )
+    assert ingest_file(drop(home, "undp", "undp.xml", xml), home).state == "loaded"
+    update = ingest_file(
+        drop(home, "undp", "fix.csv", "programme_id,title\nXM-DAC-41114-P-1,Legal aid v2\n"), home, "undp"
+    )
+    assert update.state == "loaded" and update.rows_rejected == 0
+    foreign = ingest_file(drop(home, "unicef", "x.csv", "programme_id,title\nXM-DAC-41114-P-1,Mine\n"), home, "unicef")
+    assert foreign.state == "quarantined" and "already loaded by agency undp" in foreign.reason
+
+
 def test_iati_budget_out_of_range_is_dropped_and_recorded_but_the_activity_loads(home: Home) -> None:
     xml = (
         '<?xml version="1.0" encoding="UTF-8"?>\n<iati-activities version="2.03">'

@@ -573,6 +573,24 @@ def test_a_negative_or_out_of_range_budget_is_dropped_with_its_reason(
         assert fragment in problem.message
 
 
+def test_budget_lines_and_dates_left_out_are_reported_not_silently_dropped(tmp_path: Path) -> None:
+    """A line in another currency, a value that is not a number and a date that is not a date all leave the
+    activity loaded, each with a problem naming its field, so the agency sees what did not arrive."""
+    record = _record(
+        tmp_path,
+        '<budget><value currency="EUR">100000</value></budget><budget><value>900000</value></budget>'
+        '<budget><value>1,250,000</value></budget><activity-date type="1" iso-date="01/02/2024"/>',
+        attributes='default-currency="USD"',
+    )
+    assert (record.budget_value, record.budget_currency) == (100000.0, "EUR")
+    problems = {problem.field: problem.message for problem in record.value_problems}
+    assert set(problems) == {"budget/value/@currency", "budget/value", "activity-date/@iso-date"}
+    assert "900000 USD is left out" in problems["budget/value/@currency"]
+    assert "'1,250,000' is not a number" in problems["budget/value"]
+    assert "'01/02/2024' (type 1) is not a date" in problems["activity-date/@iso-date"]
+    assert all(problem.record_loaded and problem.programme_id == "TEST-1" for problem in record.value_problems)
+
+
 def test_negative_budget_lines_adding_up_to_zero_or_more_are_kept(tmp_path: Path) -> None:
     record = _record(tmp_path, "<budget><value>500</value></budget><budget><value>-200.25</value></budget>")
     assert record.budget_value == pytest.approx(299.75)

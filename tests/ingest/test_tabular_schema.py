@@ -96,3 +96,39 @@ def test_an_out_of_range_budget_rejects_the_row_and_the_others_load(home: Home) 
     [message] = [problem["message_for_agency"] for problem in rejected["problems"]]
     assert message.startswith("big.csv: row 1 (P-9), field 'budget': '25000000000000000' ")
     assert "too large" in message
+
+
+def test_the_most_specific_header_names_a_column_when_several_could(home: Home) -> None:
+    """A row counter headed "ID" beside "Programme ID" must not become the programme id: numbered 1, 2, ... such ids
+    would collide with every other agency's counters."""
+    path = drop(home, "undp", "ids.csv", "ID,Programme ID,Title,Budget\n1,UNDP-KE-00123,Legal aid,1000\n")
+    result = ingest_file(path, home, agency="undp")
+    assert result.state == "loaded"
+    [row] = pq.read_table(next((home.raw / "programmes").glob("2*.parquet"))).to_pylist()
+    assert row["programme_id"] == "UNDP-KE-00123"
+
+
+@pytest.mark.parametrize(
+    ("budget", "currency", "expected"),
+    [
+        ("EUR 1000", None, (1000.0, "EUR")),
+        ("1,000 USD", "usd", (1000.0, "USD")),
+        ("1000", "USD", (1000.0, "USD")),
+        ("1000", None, (1000.0, None)),
+    ],
+)
+def test_a_currency_written_in_the_amount_is_kept(budget: str, currency: str | None, expected: tuple) -> None:
+    record = row_to_record(
+        3, {"programme_id": "P-3", "title": "Legal aid", "budget": budget, "currency": currency}, "undp"
+    )
+    assert isinstance(record, ProgrammeRecord)
+    assert (record.budget_value, record.budget_currency) == expected
+
+
+def test_a_currency_in_the_amount_that_contradicts_the_currency_column_rejects_the_row() -> None:
+    problem = row_to_record(
+        3, {"programme_id": "P-3", "title": "Aid", "budget": "1,000 EUR", "currency": "USD"}, "undp"
+    )
+    assert isinstance(problem, RecordProblem)
+    assert (problem.record_number, problem.field) == (3, "currency")
+    assert "USD does not match" in problem.message and "1,000 EUR" in problem.message
