@@ -98,7 +98,9 @@ def row_to_record(
     record_number: int, values: dict[str, str | None], agency_ref: str
 ) -> ProgrammeRecord | RecordProblem:
     """Check one row (already keyed by contract column) and build its record, or say what is wrong."""
-    programme_id = _clean(values.get("programme_id"))
+    # An identifier is kept as written, only trimmed: "UNDP  KE 001" and "UNDP KE 001" may be two programmes (the
+    # IATI reader keeps identifiers exactly too).
+    programme_id = (values.get("programme_id") or "").strip() or None
     try:
         if not programme_id:
             raise RowError("programme_id", "is empty; every row needs the agency's programme identifier")

@@ -132,3 +132,9 @@ def test_a_currency_in_the_amount_that_contradicts_the_currency_column_rejects_t
     assert isinstance(problem, RecordProblem)
     assert (problem.record_number, problem.field) == (3, "currency")
     assert "USD does not match" in problem.message and "1,000 EUR" in problem.message
+
+
+def test_a_programme_id_is_kept_as_written_only_trimmed() -> None:
+    record = row_to_record(1, {"programme_id": "  UNDP  KE 001 ", "title": "Legal  aid"}, "undp")
+    assert isinstance(record, ProgrammeRecord)
+    assert (record.programme_id, record.title) == ("UNDP  KE 001", "Legal aid")
