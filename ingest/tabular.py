@@ -14,13 +14,18 @@ import zlib
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 from xml.etree import ElementTree
 
 import duckdb
 
 from ingest.errors import UnreadableFileError
 from ingest.records import RecordProblem
-from ingest.tabular_schema import map_headers, missing_required
+from ingest.tabular_schema import map_headers
+
+if TYPE_CHECKING:
+    from openpyxl.workbook.workbook import Workbook
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 log = logging.getLogger(__name__)
 
@@ -412,6 +417,11 @@ def _read_json(path: Path) -> TabularRows:
                     f"{path.name}: not JSON (line {whole_error.lineno}: {whole_error.msg}) "
                     f"nor one JSON object per line (line {line_number} is not an object)"
                 ) from whole_error
+    if not records:
+        raise UnreadableFileError(
+            f"{path.name}: holds no records (the file is empty, [] or an object without a list of programmes); "
+            "export the programmes again and drop the file again"
+        )
     headers: list[str] = []
     rows: list[tuple[int, dict[str, str | None]]] = []
     problems: list[RecordProblem] = []
@@ -467,29 +477,83 @@ def _unencodable(text: str) -> str | None:
 
 
 def _records_from_document(path: Path, document: object) -> list:
+    """The records of a parsed JSON document (an array, or one object: see below).
+
+    An object whose own keys name a programme (a programme_id or title column under any accepted spelling) is one
+    record, and its lists are its values (countries, partners, budgets), unless one of them is a list of programme
+    objects under a key that names records: ``{"id": "export-q3", "name": "UNDP export", "programmes": [...]}`` is a
+    wrapper, ``id`` and ``name`` being spellings of programme_id and title. An object whose keys name no programme
+    wraps the records: its one list of objects, else its one list.
+    """
     if isinstance(document, list):
         return document
-    if isinstance(document, dict):
-        # An object holding one array of objects wraps the records ({"id": "export-q3", "programmes": [...]}), even
-        # when its own keys look like record fields; otherwise an object with the record fields is one record
-        # (its lists, such as countries, are values).
-        record_arrays = [
-            value
-            for value in document.values()
-            if isinstance(value, list) and value and all(isinstance(item, dict) for item in value)
-        ]
-        if len(record_arrays) == 1:
-            return record_arrays[0]
-        if not missing_required(map_headers([str(key) for key in document])[0]):
-            return [document]
-        arrays = [value for value in document.values() if isinstance(value, list)]
-        if len(arrays) == 1:
-            return arrays[0]
-        return [document]
-    raise UnreadableFileError(f"{path.name}: JSON must be an array of programme objects")
+    if not isinstance(document, dict):
+        raise UnreadableFileError(f"{path.name}: JSON must be an array of programme objects")
+    if not document:
+        return []
+    if _names_a_programme(document):
+        wrapped = {str(key): value for key, value in document.items() if _is_record_list(str(key), value)}
+        if len(wrapped) > 1:
+            raise UnreadableFileError(
+                f"{path.name}: the object holds several lists of programmes ({', '.join(wrapped)}); send one list "
+                "(or an array of programme objects) and drop the file again"
+            )
+        return next(iter(wrapped.values())) if wrapped else [document]
+    record_arrays = [
+        value
+        for value in document.values()
+        if isinstance(value, list) and value and all(isinstance(item, dict) for item in value)
+    ]
+    if len(record_arrays) == 1:
+        return record_arrays[0]
+    arrays = [value for value in document.values() if isinstance(value, list)]
+    if len(arrays) == 1:
+        return arrays[0]
+    return [document]
+
+
+#: Words of a key that names a list of records (``programmes``, ``iati-activities``, ``projectList``, ``data``).
+_RECORD_LIST_WORDS = frozenset(
+    {
+        *("programme", "programmes", "program", "programs", "project", "projects", "activity", "activities"),
+        *("record", "records", "data", "items", "results", "rows", "entries"),
+    }
+)
+
+
+def _names_a_programme(record: dict) -> bool:
+    """Whether an object's keys include a programme_id or title column, under any accepted spelling."""
+    mapping, _ = map_headers([str(key) for key in record])
+    return bool({"programme_id", "title"} & set(mapping.values()))
+
+
+def _is_record_list(key: str, value: object) -> bool:
+    """Whether ``value`` is a list of programme objects held under a key that names records."""
+    words = re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", key).lower())
+    return (
+        bool(_RECORD_LIST_WORDS.intersection(words))
+        and isinstance(value, list)
+        and bool(value)
+        and all(isinstance(item, dict) and _names_a_programme(item) for item in value)
+    )
+
+
+#: What a damaged workbook raises while a read-only sheet is parsed (a truncated file fails there, not on opening).
+_DAMAGED_WORKBOOK = (ElementTree.ParseError, zipfile.BadZipFile, zlib.error, EOFError)
+#: openpyxl's data type of a cell holding an Excel error value (#N/A, #REF!, #DIV/0!, #VALUE!, #NAME?, ...).
+_EXCEL_ERROR = "e"
+_XML_PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"
+#: The end of a formula element (``</f>``, ``<x:f t="shared" si="0"/>``) followed by no value: the cell's end, an
+#: empty value or what may follow a value. Text never holds "<", so this is found in a sheet's XML bytes.
+_FORMULA_WITHOUT_VALUE = re.compile(
+    rb"(?:</%(p)sf>|<%(p)sf\b[^<>]*/>)\s*(?:</%(p)sc>|<%(p)sv\s*/>|<%(p)sv>\s*</%(p)sv>|<%(p)s(?:is|extLst)\b)"
+    % {b"p": _XML_PREFIX}
+)
+_SHEET_XML = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 
 
 def _read_excel(path: Path) -> TabularRows:
+    """The workbook's active sheet (the first visible one when the active one is hidden): see ``_sheet_rows``."""
     import openpyxl  # imported here: only Excel drops pay for it
 
     try:
@@ -498,31 +562,189 @@ def _read_excel(path: Path) -> TabularRows:
         raise UnreadableFileError(
             f"{path.name}: cannot be opened as an Excel workbook (damaged, or not .xlsx): {error}"
         ) from error
+    where = "its sheets"
     try:
-        sheet = workbook.worksheets[0]
-        values = sheet.iter_rows(values_only=True)
-        header = next(values, None)
-        if header is None:
-            raise UnreadableFileError(f"{path.name}: the first sheet is empty")
-        names = [str(name).strip() if name is not None else "" for name in header]
-        rows: list[tuple[int, dict[str, str | None]]] = []
-        for number, row in enumerate(values, start=1):
-            if all(cell is None or str(cell).strip() == "" for cell in row):
-                continue
-            cells: dict[str, str | None] = {}
-            for name, cell in zip(names, row, strict=False):
-                # A repeated header: the first column is the one mapped (the others are logged as ignored).
-                cells.setdefault(name, _cell_text(cell))
-            rows.append((number, cells))
-        return TabularRows(headers=names, rows=rows, problems=[])
-    except (ElementTree.ParseError, zipfile.BadZipFile, zlib.error, EOFError) as error:
-        # Read-only workbooks parse each sheet while it is read: a truncated file fails here, not on opening.
+        sheet = _chosen_sheet(path, workbook)
+        where = f"its sheet '{sheet.title}'"
+        return _sheet_rows(path, sheet, _formulas_without_value(path, sheet))
+    except _DAMAGED_WORKBOOK as error:
         raise UnreadableFileError(
-            f"{path.name}: the workbook is damaged (its first sheet cannot be read: {error}); "
+            f"{path.name}: the workbook is damaged ({where} cannot be read: {error}); "
             "open it in Excel, save it again and drop it again"
         ) from error
     finally:
         workbook.close()
+
+
+def _chosen_sheet(path: Path, workbook: Workbook) -> ReadOnlyWorksheet:
+    """The active sheet when it is visible, else the first visible one; a warning names other sheets with data.
+
+    A hidden sheet (an old version, lookup lists) is never read: the sheet read is the one Excel opens on.
+    """
+    sheets = workbook.worksheets
+    visible = [sheet for sheet in sheets if sheet.sheet_state == "visible"]
+    if not visible:
+        raise UnreadableFileError(
+            f"{path.name}: the workbook has no visible worksheet; unhide the sheet with the programmes and drop "
+            "the file again"
+        )
+    active = workbook.active
+    chosen = next((sheet for sheet in visible if sheet is active), visible[0])
+    skipped = [sheet.title for sheet in visible if sheet is not chosen and _holds_values(sheet)]
+    if skipped:
+        log.warning(
+            "%s: read the sheet '%s' (the %s sheet); not read, though they hold data: %s",
+            path.name,
+            chosen.title,
+            "active" if chosen is active else "first visible",
+            ", ".join(f"'{title}'" for title in skipped),
+        )
+    return chosen
+
+
+def _holds_values(sheet: ReadOnlyWorksheet) -> bool:
+    """Whether a sheet holds any value (read until the first one); a sheet that cannot be read counts as holding."""
+    sheet.reset_dimensions()
+    try:
+        return any(not _blank(value) for row in sheet.iter_rows(values_only=True) for value in row)
+    except _DAMAGED_WORKBOOK:
+        return True
+
+
+def _sheet_rows(path: Path, sheet: ReadOnlyWorksheet, unsaved: frozenset[tuple[int, int]]) -> TabularRows:
+    """Row 1 is the header; each later row that holds a value is a row, numbered from 1 after the header.
+
+    Every row and cell the sheet holds is read, whatever its ``<dimension>`` tag (the range the sheet says it
+    fills, which some export tools write wrong) says. Formatted but empty columns right of the table and rows below
+    it are not read as columns or rows. A row is rejected when a column the contract loads holds an Excel error
+    value or a formula without a saved value (``unsaved``: see ``_formulas_without_value``).
+    """
+    # Read-only openpyxl reads only the range the <dimension> tag names, unless the sheet's dimensions are reset.
+    sheet.reset_dimensions()
+    cells_by_row = sheet.iter_rows()
+    names = _excel_header(path, sheet, cells_by_row)
+    mapping, _ = map_headers(names)
+    # The columns loaded, by index: a repeated header's first column (the others are logged as ignored).
+    loaded = sorted((names.index(name), name) for name in mapping)
+    id_name = next((name for name, column in mapping.items() if column == "programme_id"), "")
+    rows: list[tuple[int, dict[str, str | None]]] = []
+    problems: list[RecordProblem] = []
+    unnamed = False
+    for number, row in enumerate(cells_by_row, start=1):
+        fault = _row_fault(number + 1, row, loaded, unsaved)
+        if fault is None and all(_blank(cell.value) for cell in row):
+            continue
+        texts = [None if cell.data_type == _EXCEL_ERROR else _cell_text(cell.value) for cell in row]
+        cells: dict[str, str | None] = {}
+        for index, name in enumerate(names):
+            cells.setdefault(name, texts[index] if index < len(texts) else None)
+        if extra := [text for text in texts[len(names) :] if text is not None]:
+            # A value right of the header: kept under an empty column name, which the loader logs as ignored.
+            cells.setdefault("", extra[0])
+            unnamed = True
+        if fault is not None:
+            problems.append(RecordProblem(number, fault[0], fault[1], cells.get(id_name)))
+        else:
+            rows.append((number, cells))
+    headers = [*names, ""] if unnamed and "" not in names else names
+    return TabularRows(headers=headers, rows=rows, problems=problems)
+
+
+def _excel_header(path: Path, sheet: ReadOnlyWorksheet, cells_by_row: Iterator[tuple]) -> list[str]:
+    """The column names of row 1, without the empty cells right of the last name."""
+    header = next(cells_by_row, None)
+    names = [str(cell.value).strip() if cell.value is not None else "" for cell in header or ()]
+    while names and not names[-1]:
+        names.pop()
+    if names:
+        return names
+    if header is None or all(_blank(cell.value) for row in cells_by_row for cell in row):
+        raise UnreadableFileError(f"{path.name}: the sheet '{sheet.title}' is empty")
+    raise UnreadableFileError(
+        f"{path.name}: row 1 of the sheet '{sheet.title}' is empty: the header row is empty or the table does not "
+        "start in cell A1; put the column names in row 1 from cell A1, and drop the file again"
+    )
+
+
+def _row_fault(
+    sheet_row: int, row: tuple, loaded: list[tuple[int, str]], unsaved: frozenset[tuple[int, int]]
+) -> tuple[str, str] | None:
+    """(field, message) for the first cell of a loaded column that holds no loadable value; None when all do."""
+    from openpyxl.utils import get_column_letter
+
+    for index, name in loaded:
+        if index >= len(row):
+            break
+        cell = row[index]
+        if fault := _cell_fault(cell.value, cell.data_type, (sheet_row, index + 1) in unsaved):
+            return name, f"cell {get_column_letter(index + 1)}{sheet_row} {fault}"
+    return None
+
+
+def _cell_fault(value: object, data_type: str, unsaved_formula: bool) -> str | None:
+    """Why a cell of a loaded column holds no value that can be loaded; None when it holds one (or is empty)."""
+    if data_type == _EXCEL_ERROR:
+        return (
+            f"holds the Excel error {value}, not a value; correct the formula or type the value, and drop the file "
+            "again"
+        )
+    if unsaved_formula:
+        # Programs that write formulas without calculating them (openpyxl, report generators) save no value.
+        return (
+            "holds a formula without a saved value (the program that wrote the file did not calculate it): open "
+            "and save the file in Excel, or paste values, and drop the file again"
+        )
+    return None
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _formulas_without_value(path: Path, sheet: ReadOnlyWorksheet) -> frozenset[tuple[int, int]]:
+    """(row, column) of each formula cell of the sheet that holds no saved value.
+
+    openpyxl reads such a cell as empty (data_only). Excel saves each formula's value after it; a program that
+    writes formulas without calculating them saves none. A formula whose value is empty text (``t="str"`` with an
+    empty value) has a value. The sheet's XML is parsed for them only when a search of its bytes finds one (a sheet
+    saved by Excel costs that search only).
+    """
+    member = sheet._worksheet_path  # the sheet's part in the workbook; openpyxl has no public name for it
+    with zipfile.ZipFile(path) as archive:
+        with archive.open(member) as source:
+            if not _may_hold_formula_without_value(source):
+                return frozenset()
+        with archive.open(member) as source:
+            return frozenset(_unsaved_formula_cells(source))
+
+
+def _may_hold_formula_without_value(source: IO[bytes]) -> bool:
+    """Whether a sheet's XML bytes hold a formula followed by no value (or an empty one), read in chunks."""
+    tail = b""
+    while chunk := source.read(_CHUNK_BYTES):
+        if _FORMULA_WITHOUT_VALUE.search(tail + chunk):
+            return True
+        tail = chunk[-4096:]
+    return False
+
+
+def _unsaved_formula_cells(source: IO[bytes]) -> Iterator[tuple[int, int]]:
+    """Formula cells without a value in a sheet's XML, each row and cell numbered as openpyxl numbers them."""
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    row_number = 0
+    for _, element in ElementTree.iterparse(source):
+        if element.tag != f"{_SHEET_XML}row":
+            continue
+        row_number = int(element.get("r") or row_number + 1)
+        column = 0
+        for cell in element.iterfind(f"{_SHEET_XML}c"):
+            reference = cell.get("r")
+            column = coordinate_to_tuple(reference)[1] if reference else column + 1
+            formula = cell.find(f"{_SHEET_XML}f")
+            if formula is not None and cell.get("t") != "str" and not cell.findtext(f"{_SHEET_XML}v"):
+                yield row_number, column
+        element.clear()
 
 
 def _iter_fetch(cursor: duckdb.DuckDBPyConnection, batch_size: int = 10_000) -> Iterator[tuple]:
@@ -534,8 +756,15 @@ def _cell_text(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, list):
-        return ";".join(str(item) for item in value if item is not None)
+        # A JSON list holds several values of a column (countries, sectors), which are read split at ";".
+        return ";".join(text for item in value if (text := _cell_text(item)) is not None) or None
     if isinstance(value, dict):
+        if _is_language_map(value):
+            # One text in several languages ({"en": "Legal aid", "fr": "Aide juridique"}): its texts joined in the
+            # order given, as IATI narratives in several languages are joined.
+            return " | ".join(text.strip() for text in value.values() if text.strip()) or None
+        # Any other object is kept whole as its JSON text, so nothing of it is lost or made up and what it held
+        # stays visible: a column outside the contract is ignored (and logged); one in it is checked as that text.
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -544,3 +773,14 @@ def _cell_text(value: object) -> str | None:
         return f"{value!r}0"
     text = str(value)
     return text if text.strip() else None
+
+
+#: A language code as multi-language JSON values key their texts: ``en``, ``fra``, ``en-GB``, ``es-419``, ``zh_CN``.
+_LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}(?:[-_](?:[A-Za-z]{2}|\d{3}))?")
+
+
+def _is_language_map(value: dict) -> bool:
+    """Whether an object maps language codes to texts (an empty object too: it holds no text)."""
+    return all(
+        isinstance(key, str) and _LANGUAGE_CODE.fullmatch(key) and isinstance(text, str) for key, text in value.items()
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import zipfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -409,3 +411,247 @@ def test_row_numbers_after_a_malformed_value_spanning_lines_follow_duckdb(tmp_pa
     table = read_tabular(path, "csv")
     assert [(number, row["programme_id"]) for number, row in table.rows] == [(1, "P-1"), (3, "P-3"), (5, "P-5")]
     assert [(problem.record_number, problem.field) for problem in table.problems] == [(2, "title")]
+
+
+# ------------------------------------------------------------------------------------------ Excel sheets and cells
+
+
+def _save_workbook(home: Home, workbook: object, name: str) -> Path:
+    path = home.landing / "undp" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)  # type: ignore[attr-defined]
+    return path
+
+
+def _rewrite_sheet_xml(path: Path, old: str, new: str, member: str = "xl/worksheets/sheet1.xml") -> None:
+    """Replace ``old`` by ``new`` in one part of the workbook, as some export tools write it."""
+    with zipfile.ZipFile(path) as source:
+        parts = [(item, source.read(item)) for item in source.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for item, data in parts:
+            if item.filename == member:
+                assert old.encode() in data, f"{old} is not in {member}"
+                data = data.replace(old.encode(), new.encode())
+            target.writestr(item, data)
+
+
+def _programme_workbook(rows: int = 5) -> object:
+    openpyxl = pytest.importorskip("openpyxl")
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["programme_id", "title", "countries", "budget"])
+    for number in range(1, rows + 1):
+        workbook.active.append([f"P-{number}", f"Programme {number}", "KE", 1000 * number])
+    return workbook
+
+
+@pytest.mark.parametrize("wrong", ["A1:B2", "A1"])
+def test_an_excel_sheet_whose_dimension_tag_is_wrong_loads_every_row_and_column(home: Home, wrong: str) -> None:
+    path = _save_workbook(home, _programme_workbook(), "dimension.xlsx")
+    _rewrite_sheet_xml(path, '<dimension ref="A1:D6"/>', f'<dimension ref="{wrong}"/>')
+    result = ingest_file(path, home, agency="undp")
+    assert (result.state, result.rows_loaded, result.rows_rejected) == ("loaded", 5, 0), result.reason
+    budgets = {row["programme_id"]: row["budget_value"] for row in _programmes(home)}
+    assert budgets == {f"P-{number}": 1000.0 * number for number in range(1, 6)}
+    assert sorted(code["programme_id"] for code in _codes(home)) == [f"P-{number}" for number in range(1, 6)]
+
+
+def test_trailing_empty_excel_rows_and_columns_are_not_read_as_columns_or_rows(tmp_path: Path) -> None:
+    from openpyxl.styles import Font
+
+    from ingest.tabular import read_tabular
+
+    workbook = _programme_workbook(rows=2)
+    sheet = workbook.active  # type: ignore[attr-defined]
+    # Formatted but empty cells right of and below the table, as Excel keeps them after values are deleted.
+    for reference in ("E1", "F1", "F2", "A9", "F12"):
+        sheet[reference].font = Font(bold=True)
+    sheet["B11"] = "   "
+    path = tmp_path / "trailing.xlsx"
+    workbook.save(path)  # type: ignore[attr-defined]
+    table = read_tabular(path, "excel")
+    assert table.headers == ["programme_id", "title", "countries", "budget"]
+    assert [(number, row["programme_id"]) for number, row in table.rows] == [(1, "P-1"), (2, "P-2")]
+    assert table.problems == []
+
+
+def test_an_excel_value_in_a_column_without_a_header_is_kept_under_an_empty_column_name(tmp_path: Path) -> None:
+    """As with a correct dimension tag: the column is in the table, and the loader logs it as ignored."""
+    from ingest.tabular import read_tabular
+
+    workbook = _programme_workbook(rows=2)
+    workbook.active["F3"] = "a note"  # type: ignore[attr-defined]
+    path = tmp_path / "note.xlsx"
+    workbook.save(path)  # type: ignore[attr-defined]
+    _rewrite_sheet_xml(path, '<dimension ref="A1:F3"/>', '<dimension ref="A1"/>')
+    table = read_tabular(path, "excel")
+    assert table.headers == ["programme_id", "title", "countries", "budget", ""]
+    assert [row.get("") for _, row in table.rows] == [None, "a note"]
+
+
+def test_an_excel_table_not_starting_in_a1_is_quarantined_saying_so(home: Home) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    workbook = openpyxl.Workbook()
+    workbook.active["B2"], workbook.active["C2"] = "programme_id", "title"
+    workbook.active["B3"], workbook.active["C3"] = "P-1", "Legal aid"
+    result = ingest_file(_save_workbook(home, workbook, "b2.xlsx"), home, agency="undp")
+    assert result.state == "quarantined"
+    assert "b2.xlsx" in result.reason
+    assert "the header row is empty or the table does not start in cell A1" in result.reason, result.reason
+
+
+def _two_sheet_workbook(first_state: str, active: int) -> object:
+    openpyxl = pytest.importorskip("openpyxl")
+    workbook = openpyxl.Workbook()
+    old = workbook.active
+    old.title = "old"
+    old.append(["programme_id", "title"])
+    old.append(["OLD-1", "Superseded programme"])
+    current = workbook.create_sheet("programmes")
+    current.append(["programme_id", "title"])
+    current.append(["P-1", "Legal aid"])
+    old.sheet_state = first_state
+    workbook.active = active  # an index: openpyxl lets it name a hidden sheet, as some tools write
+    return workbook
+
+
+@pytest.mark.parametrize("active", [1, 0], ids=["active-visible", "active-hidden"])
+def test_excel_reads_the_visible_sheet_not_a_hidden_first_one(home: Home, active: int) -> None:
+    path = _save_workbook(home, _two_sheet_workbook("hidden", active), "hidden_first.xlsx")
+    result = ingest_file(path, home, agency="undp")
+    assert (result.state, result.rows_loaded) == ("loaded", 1), result.reason
+    assert [row["programme_id"] for row in _programmes(home)] == ["P-1"]
+
+
+def test_excel_reads_the_active_sheet_and_warns_naming_the_visible_sheets_it_skipped(
+    home: Home, caplog: pytest.LogCaptureFixture
+) -> None:
+    workbook = _two_sheet_workbook("visible", 1)
+    workbook.create_sheet("notes")  # type: ignore[attr-defined]  # empty: not worth a word
+    path = _save_workbook(home, workbook, "two_sheets.xlsx")
+    with caplog.at_level(logging.WARNING, logger="ingest.tabular"):
+        result = ingest_file(path, home, agency="undp")
+    assert (result.state, result.rows_loaded) == ("loaded", 1), result.reason
+    assert [row["programme_id"] for row in _programmes(home)] == ["P-1"]
+    [warning] = [record.getMessage() for record in caplog.records if record.name == "ingest.tabular"]
+    assert "two_sheets.xlsx" in warning and "'programmes'" in warning and "'old'" in warning
+    assert "'notes'" not in warning
+
+
+EXCEL_ERRORS = ["#N/A", "#REF!", "#DIV/0!", "#VALUE!", "#NAME?", "#NUM!", "#NULL!"]
+
+
+def test_excel_error_values_reject_their_row_naming_row_field_and_cell(home: Home) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["programme_id", "title", "countries", "budget", "notes"])
+    sheet.append(["P-0", "Fine", "KE", 100, "#DIV/0!"])  # an error in a column not loaded costs nothing
+    for number, error in enumerate(EXCEL_ERRORS, start=1):
+        row = [f"P-{number}", "Title", "KE", 100, None]
+        row[(number % 3) + 1] = error  # title, countries or budget
+        sheet.append(row)
+    assert sheet["E2"].data_type == "e" and sheet["C3"].data_type == "e"
+    result = ingest_file(_save_workbook(home, workbook, "errors.xlsx"), home, agency="undp")
+    assert (result.state, result.rows_loaded, result.rows_rejected) == ("loaded", 1, 7), result.reason
+    assert [row["programme_id"] for row in _programmes(home)] == ["P-0"]
+    problems = _rejected(home, "errors.xlsx")
+    fields = ["title", "countries", "budget"]
+    assert [(problem["record_number"], problem["field"]) for problem in problems] == [
+        (number + 1, fields[number % 3]) for number in range(1, 8)
+    ]
+    assert problems[0]["message_for_agency"] == (
+        "errors.xlsx: row 2 (P-1), field 'countries': cell C3 holds the Excel error #N/A, not a value; "
+        "correct the formula or type the value, and drop the file again"
+    )
+    assert all(error in problem["message"] for error, problem in zip(EXCEL_ERRORS, problems, strict=True))
+
+
+def test_an_excel_formula_without_a_saved_value_rejects_its_row(home: Home) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["programme_id", "title", "description", "budget"])
+    sheet.append(["P-1", "Unsaved", "x", "=1000*12"])
+    sheet.append(["P-2", "Saved", "x", "=1000*13"])
+    sheet.append(["P-3", "Empty text result", '=""', 5])
+    path = _save_workbook(home, workbook, "formulas.xlsx")
+    # What Excel writes once it has calculated: the value after the formula, t="str" for a text result.
+    _rewrite_sheet_xml(path, "<f>1000*13</f><v></v>", "<f>1000*13</f><v>13000</v>")
+    _rewrite_sheet_xml(path, '<c r="C4"><f>""</f><v></v>', '<c r="C4" t="str"><f>""</f><v></v>')
+    result = ingest_file(path, home, agency="undp")
+    assert (result.state, result.rows_loaded, result.rows_rejected) == ("loaded", 2, 1), result.reason
+    loaded = {row["programme_id"]: (row["description"], row["budget_value"]) for row in _programmes(home)}
+    assert loaded == {"P-2": ("x", 13000.0), "P-3": (None, 5.0)}
+    [problem] = _rejected(home, "formulas.xlsx")
+    assert (problem["record_number"], problem["field"]) == (1, "budget")
+    assert "cell D2 holds a formula without a saved value" in problem["message"]
+    assert "open and save the file in Excel, or paste values" in problem["message"]
+
+
+def test_excel_formulas_with_saved_values_load_their_values(tmp_path: Path) -> None:
+    from ingest.tabular import read_tabular
+
+    workbook = _programme_workbook(rows=2)
+    workbook.active["D3"] = "=SUM(D2:D2)*2"  # type: ignore[attr-defined]
+    path = tmp_path / "saved.xlsx"
+    workbook.save(path)  # type: ignore[attr-defined]
+    _rewrite_sheet_xml(path, "<f>SUM(D2:D2)*2</f><v></v>", "<f>SUM(D2:D2)*2</f><v>2000</v>")
+    table = read_tabular(path, "excel")
+    assert [row["budget"] for _, row in table.rows] == ["1000", "2000"]
+    assert table.problems == []
+
+
+# ------------------------------------------------------------------------------------------ JSON shapes and values
+
+
+@pytest.mark.parametrize(
+    "nested",
+    [
+        {"partners": [{"id": "ORG-1", "name": "Kenya Legal Aid Society"}, {"id": "ORG-2", "name": "FIDA Kenya"}]},
+        {"budgets": [{"period_start": "2024-01-01", "value": 250000}, {"period_start": "2025-01-01", "value": 250000}]},
+    ],
+    ids=["partners", "budgets"],
+)
+def test_a_single_json_programme_holding_a_list_of_objects_is_one_record(home: Home, nested: dict) -> None:
+    document = {"programme_id": "UNDP-KE-1", "title": "Justice programme", "budget": 500000} | nested
+    result = ingest_file(drop(home, "undp", "one.json", json.dumps(document)), home, agency="undp")
+    assert (result.state, result.rows_loaded, result.rows_rejected) == ("loaded", 1, 0), result.reason
+    [programme] = _programmes(home)
+    assert (programme["programme_id"], programme["title"], programme["budget_value"]) == (
+        "UNDP-KE-1",
+        "Justice programme",
+        500000.0,
+    )
+
+
+def test_a_json_wrapper_without_record_fields_yields_its_one_list_of_records(home: Home) -> None:
+    document = {"exported": "2026-10-01", "data": [{"id": "P-1", "name": "Legal aid"}, {"id": "P-2", "name": "Water"}]}
+    result = ingest_file(drop(home, "undp", "wrapped.json", json.dumps(document)), home, agency="undp")
+    assert (result.state, result.rows_loaded) == ("loaded", 2), result.reason
+    assert sorted(row["programme_id"] for row in _programmes(home)) == ["P-1", "P-2"]
+
+
+def test_multi_language_json_values_join_their_languages_and_other_objects_stay_json(tmp_path: Path) -> None:
+    from ingest.tabular import read_tabular
+
+    record = {
+        "programme_id": "P-1",
+        "title": {"en": "Legal aid", "fr": "Aide juridique"},
+        "description": {"fr": "Accès", "en-GB": "Access", "es": ""},
+        "marker": {"code": "GEN", "level": 2},
+        "partners": [{"ref": "ORG-1", "role": "funding"}, "FIDA"],
+    }
+    path = tmp_path / "languages.json"
+    path.write_text(json.dumps([record]), encoding="utf-8")
+    [(_, row)] = read_tabular(path, "json").rows
+    assert row["title"] == "Legal aid | Aide juridique"
+    assert row["description"] == "Accès | Access"
+    assert row["marker"] == '{"code": "GEN", "level": 2}'
+    assert row["partners"] == '{"ref": "ORG-1", "role": "funding"};FIDA'
+
+
+@pytest.mark.parametrize("content", ["", "\n  \n", "[]", "{}", '{"programmes": []}'])
+def test_a_json_file_without_records_says_so(home: Home, content: str) -> None:
+    result = ingest_file(drop(home, "undp", "none.json", content), home, agency="undp")
+    assert result.state == "quarantined"
+    assert result.reason.startswith("none.json: holds no records"), result.reason
