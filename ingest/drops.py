@@ -155,6 +155,7 @@ def ingest_file(
         log.info("%s: %s", file_name, drop.reason)
         return drop
     problems: list[RecordProblem] = []
+    notes: list[str] = []  # how the whole file was read, when its agency should know (e.g. its encoding)
     unit = "activity" if source_format == "iati_xml" else "row"
     try:
         if source_format is None:
@@ -162,7 +163,7 @@ def ingest_file(
                 f"{path.name}: unsupported file type {path.suffix or '(none)'}; send one of "
                 + ", ".join(sorted(FORMATS_BY_SUFFIX))
             )
-        records = _read(path, source_format, agency, problems)
+        records = _read(path, source_format, agency, problems, notes)
         lineage = Lineage(extract_id, printable(path.name), content_hash, source_format, received)
         kept = _ids_of_this_agency(_unique_ids(records, problems), problems, home.raw)
         if not kept:
@@ -204,8 +205,11 @@ def ingest_file(
     drop.rows_rejected = _rejected_count(problems)
     rejected = home.quarantine / f"{extract_id}__{name_on_disk}.rejected.json"
     try:
+        if problems or notes:
+            drop.reason = printable(
+                "; ".join([*notes, *([_problems_reason(problems, file_name, unit)] if problems else [])])
+            )
         if problems:
-            drop.reason = printable(_problems_reason(problems, file_name, unit))
             _write_problems(rejected, file_name, problems, unit)
         _archive_and_record(path, home, extract_id, received, drop, ledger)
     except BaseException:
@@ -257,8 +261,10 @@ def _written_order(path: Path) -> tuple[int, str]:
         return 0, str(path)
 
 
-def _read(path: Path, source_format: str, agency: str | None, problems: list[RecordProblem]) -> list[ProgrammeRecord]:
-    """Read a file's records; rejected records are appended to ``problems``."""
+def _read(
+    path: Path, source_format: str, agency: str | None, problems: list[RecordProblem], notes: list[str]
+) -> list[ProgrammeRecord]:
+    """Read a file's records; rejected records are appended to ``problems``, notes on the whole file to ``notes``."""
     records: list[ProgrammeRecord] = []
     if source_format == "iati_xml":
         from ingest.iati_xml import iter_iati_activities
@@ -275,6 +281,7 @@ def _read(path: Path, source_format: str, agency: str | None, problems: list[Rec
         )
     table = read_tabular(path, source_format)
     problems.extend(table.problems)
+    notes.extend(table.notes)
     headers = table.headers
     mapping, unknown = map_headers(headers)
     if missing := missing_required(mapping):

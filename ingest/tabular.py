@@ -12,7 +12,7 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 from xml.etree import ElementTree
@@ -37,11 +37,13 @@ _LOOKS_GROUPED = re.compile(r"^[1-9]\d{0,2}\.\d{3}$")
 
 @dataclass
 class TabularRows:
-    """Rows of one extract as ``{header: text}`` dicts, numbered from 1, plus rows the reader rejected."""
+    """Rows of one extract as ``{header: text}`` dicts, numbered from 1, plus rows the reader rejected, plus notes
+    on how the whole file was read that its agency should know (e.g. the encoding it was read in)."""
 
     headers: list[str]
     rows: list[tuple[int, dict[str, str | None]]]
     problems: list[RecordProblem]
+    notes: list[str] = field(default_factory=list)
 
 
 def read_tabular(path: Path, source_format: str) -> TabularRows:
@@ -69,7 +71,7 @@ def _read_csv(path: Path) -> TabularRows:
             "UTF-16 text and workbooks do; save it as CSV UTF-8 and drop it again"
         )
     with tempfile.TemporaryDirectory(prefix="mainstream-csv-") as scratch:
-        source = _utf8_source(path, Path(scratch), scan.first_invalid_utf8)
+        source, encoding_note = _utf8_source(path, Path(scratch), scan.first_invalid_utf8)
         layout = _csv_layout(path, source, _sniff_delimiter(path, source))
         if layout.unclosed_quote_line is not None:
             # DuckDB reads such a value to the end of the file and drops what follows without a word (DuckDB 1.5).
@@ -80,7 +82,9 @@ def _read_csv(path: Path) -> TabularRows:
             )
         connection = duckdb.connect()
         try:
-            return _scan_csv(source, layout, connection)
+            table = _scan_csv(source, layout, connection)
+            table.notes.extend([encoding_note] if encoding_note else [])
+            return table
         except duckdb.Error as error:
             raise UnreadableFileError(f"{path.name}: cannot be read as CSV: {_duckdb_reason(error)}") from error
         finally:
@@ -292,8 +296,9 @@ def _duckdb_reason(error: BaseException) -> str:
     return re.sub(r"^[A-Za-z ]*Error: ", "", text) or type(error).__name__
 
 
-def _utf8_source(path: Path, scratch: Path, bad: int | None) -> Path:
-    """A UTF-8 file with ``path``'s text for DuckDB: ``path`` itself, or a UTF-8 copy of a Windows-1252 file.
+def _utf8_source(path: Path, scratch: Path, bad: int | None) -> tuple[Path, str | None]:
+    """A UTF-8 file with ``path``'s text for DuckDB: ``path`` itself, or a UTF-8 copy of a Windows-1252 file, with
+    a note for the agency when the file was read as Windows-1252 (a guess no reader can confirm).
 
     ``bad`` is the offset of the first byte that is not UTF-8, if any. A file that is UTF-8 is read as such. One
     that is not, and holds no UTF-8 multi-byte character anywhere, is a Windows export in Windows-1252 (whose
@@ -301,7 +306,7 @@ def _utf8_source(path: Path, scratch: Path, bad: int | None) -> Path:
     encoding reads it right, so it is refused rather than read as mojibake.
     """
     if bad is None:
-        return path if _duckdb_can_open(path) else _linked(path, scratch)
+        return (path if _duckdb_can_open(path) else _linked(path, scratch)), None
     data = path.read_bytes()
     if (utf8_line := _first_utf8_line(data)) is not None:
         raise UnreadableFileError(
@@ -318,7 +323,10 @@ def _utf8_source(path: Path, scratch: Path, bad: int | None) -> Path:
     log.warning("%s is not UTF-8 (%s is not); read it as Windows-1252", path.name, _where(data, bad))
     target = scratch / "windows-1252-as-utf-8.csv"
     target.write_bytes(text.encode("utf-8"))
-    return target
+    return target, (
+        f"{path.name}: read as Windows-1252, as it is not UTF-8 ({_where(data, bad)}); if it was saved in another "
+        "encoding (Cyrillic, Mac, ...), its accented letters are wrong: save it as CSV UTF-8 and drop it again"
+    )
 
 
 def _first_utf8_line(data: bytes) -> int | None:

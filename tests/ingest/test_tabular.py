@@ -346,6 +346,13 @@ def test_a_windows_1252_csv_loads_as_written(home: Home) -> None:
     assert (result.state, result.rows_loaded) == ("loaded", 1), result.reason
     [programme] = _programmes(home)
     assert (programme["title"], programme["description"]) == (title, description)
+    # Reading as Windows-1252 is a guess: the drop says so, so an agency whose file was Cyrillic or Mac can tell.
+    assert "cp1252.csv: read as Windows-1252" in result.reason and "save it as CSV UTF-8" in result.reason
+
+
+def test_a_utf8_csv_carries_no_encoding_note(home: Home) -> None:
+    result = ingest_file(drop(home, "undp", "utf8.csv", "programme_id,title\nP-1,Café\n"), home, agency="undp")
+    assert (result.state, result.reason) == ("loaded", None)
 
 
 def test_windows_1252_text_holding_a_valid_utf8_byte_pair_by_chance_is_not_called_mixed(home: Home) -> None:
