@@ -642,7 +642,7 @@ def _sheet_rows(path: Path, sheet: ReadOnlyWorksheet, unsaved: frozenset[tuple[i
         fault = _row_fault(number + 1, row, loaded, unsaved)
         if fault is None and all(_blank(cell.value) for cell in row):
             continue
-        texts = [None if cell.data_type == _EXCEL_ERROR else _cell_text(cell.value) for cell in row]
+        texts = [None if cell.data_type == _EXCEL_ERROR else _excel_cell_text(cell) for cell in row]
         cells: dict[str, str | None] = {}
         for index, name in enumerate(names):
             cells.setdefault(name, texts[index] if index < len(texts) else None)
@@ -656,6 +656,26 @@ def _sheet_rows(path: Path, sheet: ReadOnlyWorksheet, unsaved: frozenset[tuple[i
             rows.append((number, cells))
     headers = [*names, ""] if unnamed and "" not in names else names
     return TabularRows(headers=headers, rows=rows, problems=problems)
+
+
+#: A number format that only pads with leading zeros (``00000``): ids and codes shown as ``00123``.
+_ZERO_PADDED = re.compile(r"0+")
+
+
+def _excel_cell_text(cell: object) -> str | None:
+    """A cell's text as the sheet shows it where that matters: a whole number formatted ``00000`` (an id or code
+    typed as a number, shown padded) keeps its leading zeros; every other value as ``_cell_text`` reads it."""
+    value = getattr(cell, "value", None)
+    number_format = getattr(cell, "number_format", None) or ""
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and float(value).is_integer()
+        and value >= 0
+        and _ZERO_PADDED.fullmatch(number_format)
+    ):
+        return str(int(value)).zfill(len(number_format))
+    return _cell_text(value)
 
 
 def _excel_header(path: Path, sheet: ReadOnlyWorksheet, cells_by_row: Iterator[tuple]) -> list[str]:

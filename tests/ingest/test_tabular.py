@@ -662,3 +662,21 @@ def test_a_json_file_without_records_says_so(home: Home, content: str) -> None:
     result = ingest_file(drop(home, "undp", "none.json", content), home, agency="undp")
     assert result.state == "quarantined"
     assert result.reason.startswith("none.json: holds no records"), result.reason
+
+
+def test_an_excel_number_shown_with_leading_zeros_keeps_them(tmp_path: Path) -> None:
+    """An id typed as the number 123 and formatted 00000 reads 00123 in Excel: that is the agency's id."""
+    import openpyxl
+
+    from ingest.tabular import read_tabular
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["programme_id", "title", "budget"])
+    sheet.append([123, "Legal aid", 1500])
+    sheet["A2"].number_format = "00000"
+    sheet["C2"].number_format = "#,##0"
+    path = tmp_path / "padded.xlsx"
+    workbook.save(path)
+    [(_, row)] = read_tabular(path, "excel").rows
+    assert (row["programme_id"], row["budget"]) == ("00123", "1500")
