@@ -183,11 +183,15 @@ def ingest_file(
                 "loads when the ingest is retried after space is freed"
             ) from error
         if isinstance(error, IngestError):
-            drop.reason = printable(str(error))
+            drop.reason = _as_dropped(printable(str(error)), path, file_name)
             log.warning("quarantined %s: %s", file_name, drop.reason)
         else:
             # Never lose a file (nor stop the batch) to an error nobody foresaw: quarantine it with the error.
-            drop.reason = printable(f"{path.name}: could not be loaded: unexpected {type(error).__name__}: {error}")
+            drop.reason = _as_dropped(
+                printable(f"{path.name}: could not be loaded: unexpected {type(error).__name__}: {error}"),
+                path,
+                file_name,
+            )
             log.exception("quarantined %s after an unexpected error", file_name)
         discard_extract(home.raw, extract_id)
         drop.rows_loaded = 0
@@ -203,11 +207,13 @@ def ingest_file(
         return drop
     drop.state = "loaded"
     drop.rows_rejected = _rejected_count(problems)
-    rejected = home.quarantine / f"{extract_id}__{name_on_disk}.rejected.json"
+    rejected = home.quarantine / f"{_stored_name(extract_id, name_on_disk)}.rejected.json"
     try:
         if problems or notes:
-            drop.reason = printable(
-                "; ".join([*notes, *([_problems_reason(problems, file_name, unit)] if problems else [])])
+            drop.reason = _as_dropped(
+                printable("; ".join([*notes, *([_problems_reason(problems, file_name, unit)] if problems else [])])),
+                path,
+                file_name,
             )
         if problems:
             _write_problems(rejected, file_name, problems, unit)
@@ -277,7 +283,8 @@ def _read(
 
     if not agency:
         raise UnknownAgencyError(
-            f"{path.name}: a {source_format} extract must be dropped in landing/<agency>/ so its agency is known"
+            f"{path.name}: a {source_format} extract must be dropped in landing/<agency>/ so its agency is known "
+            "(for a backfill, give it: `mainstream process --agency <agency>`, or the ingest DAG's agency param)"
         )
     table = read_tabular(path, source_format)
     problems.extend(table.problems)
@@ -352,6 +359,11 @@ def _agency_codes() -> dict[str, str]:
     """IATI organisation refs → agency codes, from the ``ref_agencies`` seed the warehouse uses."""
     with (DBT_PROJECT_DIR / "seeds" / "reference" / "ref_agencies.csv").open(newline="", encoding="utf-8") as seed:
         return {row["agency_ref"].strip().upper(): row["agency_code"] for row in csv.DictReader(seed)}
+
+
+def known_agency_codes() -> frozenset[str]:
+    """The agency codes the warehouse knows (``ref_agencies``): undp, unicef, who, ..."""
+    return frozenset(_agency_codes().values())
 
 
 def agency_code(agency_ref: str) -> str:
@@ -429,6 +441,13 @@ def _move(path: Path, home: Home, target: Path) -> Path:
     return target
 
 
+def _as_dropped(reason: str, path: Path, file_name: str) -> str:
+    """``reason`` naming the file as the agency dropped it: readers name the file they read, which in claimed/ carries
+    the watcher's ``<uuid12>__`` prefix, a name the agency never gave."""
+    read_as = printable(path.name)
+    return reason.replace(read_as, file_name) if read_as != file_name else reason
+
+
 def _original_name(path: Path, home: Home) -> str:
     """The name the agency gave the file (the watcher prefixes claimed files with ``<uuid12>__``)."""
     if path.resolve().is_relative_to(home.claimed.resolve()):
@@ -436,14 +455,44 @@ def _original_name(path: Path, home: Home) -> str:
     return path.name
 
 
+#: Longest stored name, in bytes: file systems allow 255, and the quarantine's sidecars add ".rejected.json".
+_MAX_STORED_NAME_BYTES = 255 - len(".rejected.json")
+
+
+def _stored_name(extract_id: str, name: str) -> str:
+    """``<extract_id>__<name>``, its name shortened (extension kept, ``~`` marking the cut) to fit a file system.
+
+    A name the agency's system allowed may be too long once prefixed: the file could then be neither archived nor
+    quarantined, and every retry would fail on it. The extract id keeps the stored name unique; the ledger keeps
+    the whole original name.
+    """
+    prefix = f"{extract_id}__"
+    whole = prefix + name
+    if len(os.fsencode(whole)) <= _MAX_STORED_NAME_BYTES:
+        return whole
+    stem, suffix = os.path.splitext(name)
+    suffix = suffix if len(os.fsencode(suffix)) <= 16 else ""
+    room = _MAX_STORED_NAME_BYTES - len(os.fsencode(prefix + "~" + suffix))
+    cut = os.fsencode(stem)[:room]
+    while cut:  # never end in half a UTF-8 character
+        try:
+            cut.decode("utf-8")
+            break
+        except UnicodeDecodeError as error:
+            if error.start < len(cut) - 3:
+                break  # bytes that were never UTF-8 (a name in another encoding): keep them as they are
+            cut = cut[:-1]
+    return prefix + os.fsdecode(cut) + "~" + suffix
+
+
 def _archive_target(path: Path, home: Home, extract_id: str, received: datetime) -> Path:
     """``archive/<date>/<extract_id>__<name the agency gave the file>``."""
-    return home.archive / received.strftime("%Y-%m-%d") / f"{extract_id}__{_original_name(path, home)}"
+    return home.archive / received.strftime("%Y-%m-%d") / _stored_name(extract_id, _original_name(path, home))
 
 
 def _quarantine_target(path: Path, home: Home, extract_id: str) -> Path:
     """``quarantine/<extract_id>__<name the agency gave the file>``."""
-    return home.quarantine / f"{extract_id}__{_original_name(path, home)}"
+    return home.quarantine / _stored_name(extract_id, _original_name(path, home))
 
 
 def _archive(path: Path, home: Home, extract_id: str, received: datetime) -> Path:

@@ -198,10 +198,22 @@ def ingest_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
                     "stored_path": record.stored_path,
                 }
             )
-    if failures:
-        raise RuntimeError(f"{len(failures)} drop(s) could not be ingested: " + "; ".join(failures))
     rows_loaded = sum(drop["rows_loaded"] for drop in drops if drop["state"] == "loaded")
-    summary = {"files": len(drops), "rows_loaded": rows_loaded, "drops": drops, "waiting_for_build": []}
+    summary = {"files": len(drops), "rows_loaded": rows_loaded, "drops": drops, "waiting_for_build": [], "failed": []}
+    if failures:
+        failed = f"{len(failures)} drop(s) could not be ingested: " + "; ".join(failures)
+        ti = context.get("ti")
+        max_tries = getattr(ti, "max_tries", None)
+        if max_tries is None or getattr(ti, "try_number", 1) <= max_tries:
+            raise RuntimeError(failed)  # Airflow retries the task; what loaded is built after the retry
+        # The last try: a file that keeps failing must not hold back the others' publication forever (every later
+        # run's sweep of claimed/ would meet it again). Publish what loaded; the file stays in claimed/.
+        log.error(
+            "%s; this was the last try, so what did load is published, and the failed file(s) stay in claimed/ "
+            "(see docs/operations.md, 'Recovering a claimed file')",
+            failed,
+        )
+        summary["failed"] = failures
     if rows_loaded:
         log.info("loaded %d programme rows from %d file(s); emitting raw_extracts", rows_loaded, len(drops))
         return summary
@@ -223,6 +235,8 @@ def ingest_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
             + (f" and {len(waiting) - 10} more" if len(waiting) > 10 else ""),
         )
         return summary
+    if failures:
+        raise RuntimeError(f"{len(failures)} drop(s) could not be ingested, and nothing else waits for a build")
     log.info("%s; skipping so that no raw_extracts event is emitted and nothing is rebuilt", message)
     raise AirflowSkipException(message)
 
@@ -243,6 +257,9 @@ def build_from_context(context: Mapping[str, Any]) -> str:
 
     home = Home.from_env()
     run, ledger = start_run(home, trigger=f"airflow:{context['dag_run'].run_id}")
+    if interrupted := ledger.close_interrupted_runs(run.trigger, keep_run_id=run.run_id):
+        # An earlier try of this task was stopped mid-build (a restart): its run can no longer be running.
+        log.warning("run(s) %s of an earlier try marked interrupted", ", ".join(interrupted))
     log.info("run %s: building %s", run.run_id, home.build_db)
     try:
         with build_lock(home):

@@ -62,6 +62,7 @@ RUN_STATES = (
     "audit_error",  # the audit could not run (an error, not failed expectations)
     "publish_error",  # publishing failed after a passed audit
     "superseded",  # another run rebuilt the build file before this one was audited or published
+    "interrupted",  # its process was stopped while it was running; a retry of the same Airflow run took over
 )
 #: States of runs whose dbt build finished: the build read every extract in the raw zone when the run started.
 BUILT_RUN_STATES = ("built", "audited", "published", "audit_failed", "audit_error", "publish_error", "superseded")
@@ -198,6 +199,24 @@ class Ledger:
         placeholders = ", ".join(f":{name}" for name in values)
         with self._connect() as connection:
             connection.execute(f"insert or replace into pipeline_runs ({columns}) values ({placeholders})", values)
+
+    def close_interrupted_runs(self, trigger: str, keep_run_id: str) -> list[str]:
+        """Mark ``interrupted`` every run of ``trigger`` but ``keep_run_id`` still ``running``; return their ids.
+
+        An Airflow task retried after its process was stopped (a restart, a killed worker) opens a new run: the
+        earlier try's run can no longer be running, but nothing else would ever close it.
+        """
+        with self._connect() as connection:
+            rows = connection.execute(
+                "select run_id from pipeline_runs where trigger = ? and state = 'running' and run_id != ?",
+                (trigger, keep_run_id),
+            ).fetchall()
+            ids = [row[0] for row in rows]
+            connection.executemany(
+                "update pipeline_runs set state = 'interrupted', finished_at = ?, message = ? where run_id = ?",
+                [(utc_now(), f"its process stopped; run {keep_run_id} (a retry) took over", run_id) for run_id in ids],
+            )
+        return ids
 
     def recent_drops(self, limit: int = 20) -> list[dict[str, Any]]:
         with self._connect() as connection:

@@ -10,7 +10,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.drops import agency_from_landing_path, ingest_file, iter_drop_files, normalise_agency
+from ingest.drops import (
+    agency_from_landing_path,
+    ingest_file,
+    iter_drop_files,
+    known_agency_codes,
+    normalise_agency,
+)
 from mainstream.home import Home
 from mainstream.ledger import DropRecord, Ledger, RunRecord, utc_now
 
@@ -80,9 +86,13 @@ def ingest_paths(
 
 
 def _agency_from_parent(path: Path) -> str | None:
-    """Outside landing/, a tabular file's folder names its agency when it is not a generic folder."""
+    """Outside landing/, a tabular file's folder names its agency only when it is a known agency's code.
+
+    A backfill folder is often named for anything but its agency (``2025``, ``share``, a date): guessing would load
+    its programmes under that name for good. Without a known agency folder the file needs ``--agency``.
+    """
     parent = normalise_agency(path.parent.name)
-    return parent if parent not in {None, ".", "data", "extracts", "landing", "claimed"} else None
+    return parent if parent in known_agency_codes() else None
 
 
 @contextmanager

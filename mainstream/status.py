@@ -19,6 +19,7 @@ RUN_STATE_DESCRIPTIONS = {
     "audit_error": "FAILED: the audit could not run",
     "publish_error": "FAILED: publication failed after a passed audit",
     "superseded": "superseded: another run rebuilt the build file before this run was published",
+    "interrupted": "interrupted: its process was stopped mid-run, and a retry of the same Airflow run took over",
 }
 
 

@@ -16,11 +16,13 @@ from mainstream.ledger import Ledger, RunRecord
 CSV = "programme_id,title\nP-1,Schools for children\nP-2,Legal aid for women\n"
 
 
-def _context(events: list[dict] | None = None, paths: list[str] | None = None, try_number: int = 1) -> dict:
+def _context(
+    events: list[dict] | None = None, paths: list[str] | None = None, try_number: int = 1, max_tries: int = 2
+) -> dict:
     return {
         "triggering_asset_events": {"asset": [SimpleNamespace(extra=extra) for extra in events or []]},
         "params": {"paths": paths or [], "agency": None},
-        "ti": SimpleNamespace(try_number=try_number),
+        "ti": SimpleNamespace(try_number=try_number, max_tries=max_tries),
     }
 
 
@@ -64,6 +66,34 @@ def test_a_retry_that_loads_nothing_new_still_emits_for_rows_an_earlier_try_load
     assert not bad.exists()
     assert summary["rows_loaded"] == 0
     assert [drop["file"] for drop in summary["waiting_for_build"]] == ["a_good.csv"]
+
+
+def test_a_file_that_keeps_failing_does_not_hold_back_the_others_publication(home: Home, monkeypatch) -> None:
+    """Before the last try a failure fails the task (Airflow retries); on the last try what did load is published
+    (raw_extracts is emitted) and the failing file stays in claimed/, where every later sweep would meet it."""
+    _claim(home, "a_good.csv", CSV)
+    stuck = _claim(home, "b_stuck.csv", CSV.replace("P-", "Q-"))
+    real_hash = drops._hash_file
+
+    def unreadable(path: Path):
+        if path.name.endswith("b_stuck.csv"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_hash(path)
+
+    monkeypatch.setattr(drops, "_hash_file", unreadable)
+    with pytest.raises(RuntimeError, match=r"b_stuck\.csv"):
+        ingest_from_context(_context(try_number=2, max_tries=2))
+    summary = ingest_from_context(_context(try_number=3, max_tries=2))
+    assert [drop["file"] for drop in summary["waiting_for_build"]] == ["a_good.csv"]
+    assert len(summary["failed"]) == 1 and "b_stuck.csv" in summary["failed"][0]
+    assert stuck.exists()
+
+
+def test_a_last_try_with_nothing_to_publish_still_fails(home: Home, monkeypatch) -> None:
+    _claim(home, "b_stuck.csv", CSV)
+    monkeypatch.setattr(drops, "_hash_file", lambda path: (_ for _ in ()).throw(PermissionError(13, "denied")))
+    with pytest.raises(RuntimeError, match="nothing else waits for a build"):
+        ingest_from_context(_context(try_number=3, max_tries=2))
 
 
 def test_a_run_that_loads_nothing_skips_when_every_load_is_in_a_finished_build(home: Home) -> None:

@@ -133,3 +133,20 @@ def test_a_folder_loads_its_files_in_the_order_they_were_written_so_a_correction
     assert list(iter_drop_files([tmp_path / "backfill"])) == [original, correction]
     # Files named one by one keep the order given.
     assert list(iter_drop_files([correction, original])) == [correction, original]
+
+
+def test_a_backfill_folder_names_an_agency_only_when_it_is_a_known_agency(home: Home, tmp_path: Path) -> None:
+    """A backfill folder named "2025" or "share" is no agency: guessing loaded its programmes under that name for
+    good. A known agency's folder (undp) still names it; anything else needs --agency."""
+    from mainstream.pipeline import ingest_paths
+
+    share = tmp_path / "share"
+    (share / "2025").mkdir(parents=True)
+    (share / "undp").mkdir()
+    (share / "2025" / "programmes.csv").write_text("programme_id,title\nP-1,Legal aid\n")
+    (share / "undp" / "programmes.csv").write_text("programme_id,title\nU-1,Courts\n")
+    guessed, known = ingest_paths([share / "2025", share / "undp"], home)
+    assert guessed.state == "quarantined" and "--agency" in guessed.reason
+    assert (known.state, known.agency_ref) == ("loaded", "undp")
+    [given] = ingest_paths([share / "2025"], home, agency="UNICEF")
+    assert (given.state, given.agency_ref) == ("loaded", "unicef")

@@ -124,6 +124,19 @@ def test_a_full_disk_leaves_the_file_in_place_for_a_retry_instead_of_quarantinin
     assert [row["programme_id"] for row in _programmes(home)] == ["P-1"]
 
 
+def test_a_long_file_name_is_shortened_in_archive_and_quarantine_never_blocking_the_file(home: Home) -> None:
+    """A name the agency's system allowed (212 characters, 252 bytes) is too long once prefixed with the extract id: the file
+    could be neither archived nor quarantined, and every retry failed on it. Stored names keep the extension."""
+    long_stem = "programme-extract-" + "é" * 40 + "x" * 150  # 208 characters, 248 bytes: fits, until prefixed
+    good = ingest_file(drop(home, "undp", long_stem + ".csv", "programme_id,title\nP-1,Legal aid\n"), home, "undp")
+    bad = ingest_file(drop(home, "undp", long_stem[:-1] + ".csv", "programme_id,colour\nP-2,red\n"), home, "undp")
+    assert (good.state, bad.state) == ("loaded", "quarantined")
+    for stored in (Path(good.stored_path), Path(bad.stored_path), Path(bad.stored_path + ".reason.json")):
+        assert stored.exists() and len(os.fsencode(stored.name)) <= 255
+    assert Path(good.stored_path).name.endswith("~.csv") and good.file_name == long_stem + ".csv"
+    assert Path(bad.stored_path).name.startswith(bad.extract_id + "__programme-extract-é")
+
+
 # ------------------------------------------------------------------------------------------ duplicates
 
 

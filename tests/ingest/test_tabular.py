@@ -189,6 +189,20 @@ def test_claimed_file_keeps_the_agency_given_name(home: Home) -> None:
     assert not claimed.exists()
 
 
+def test_a_claimed_file_s_reasons_name_the_file_as_the_agency_dropped_it(home: Home) -> None:
+    """The watcher's "<uuid12>__" prefix is not a name the agency gave: its reasons must not use it."""
+    claimed = home.claimed / "undp" / "0123456789ab__broken.csv"
+    claimed.parent.mkdir(parents=True)
+    claimed.write_text("programme_id,colour\nP-1,red\n")
+    quarantined = ingest_file(claimed, home, agency="undp")
+    assert quarantined.state == "quarantined"
+    assert quarantined.reason.startswith("broken.csv: ") and "0123456789ab__" not in quarantined.reason
+    partly = home.claimed / "undp" / "0123456789ab__partly.csv"
+    partly.write_text("programme_id,title\nP-1,Legal aid\n,No id\n")
+    loaded = ingest_file(partly, home, agency="undp")
+    assert loaded.state == "loaded" and "partly.csv: row 2" in loaded.reason and "0123456789ab__" not in loaded.reason
+
+
 def test_json_string_with_a_lone_surrogate_rejects_that_row_only(home: Home) -> None:
     path = drop(
         home,

@@ -50,3 +50,20 @@ def test_a_ledger_from_before_recorded_at_gains_the_column_and_keeps_its_rows(tm
     assert (row["extract_id"], row["recorded_at"]) == ("old", None)
     ledger.record_drop(_loaded("new", "2026-11-29T09:00:00+00:00"))
     assert {row["extract_id"] for row in ledger.loaded_drops_not_built()} == {"old", "new"}
+
+
+def test_a_retried_airflow_build_closes_the_run_its_stopped_try_left_running(tmp_path: Path) -> None:
+    """Airflow restarted mid-build retries the task, which opens a new run; the earlier try's run stayed
+    "running" for ever. Only runs of the same Airflow run are closed: another run's may really be running."""
+    ledger = Ledger(tmp_path / "state.db")
+    for run_id, trigger in (("r1", "airflow:manual__1"), ("r2", "airflow:manual__1"), ("r3", "airflow:manual__2")):
+        ledger.record_run(RunRecord(run_id=run_id, trigger=trigger, state="running"))
+    ledger.record_run(RunRecord(run_id="r0", trigger="airflow:manual__1", state="published"))
+    assert ledger.close_interrupted_runs("airflow:manual__1", keep_run_id="r2") == ["r1"]
+    states = {run["run_id"]: (run["state"], bool(run["finished_at"])) for run in ledger.recent_runs()}
+    assert states == {
+        "r0": ("published", False),
+        "r1": ("interrupted", True),
+        "r2": ("running", False),
+        "r3": ("running", False),
+    }
