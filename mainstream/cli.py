@@ -80,7 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser(
         "status",
         help="last drops and their state, files waiting, the latest run (any state) and the last publication",
-        epilog="exit code 1 (and nothing created) when the home has no ledger, e.g. a mistyped --home",
+        epilog=(
+            "exit code 1 (and nothing created) when the home has neither a ledger nor a landing/ folder, e.g. a "
+            "mistyped --home"
+        ),
     )
     status.add_argument("--json", action="store_true", help="print one JSON object")
     status.add_argument("--limit", type=int, default=10, help="how many drops and runs to show")

@@ -32,24 +32,28 @@ def collect_status(home: Home, limit: int = 10) -> dict[str, Any]:
     from ingest.drops import iter_candidates
 
     if not home.state_db.is_file():
-        raise NoLedgerError(
-            f"{home.root} has no ledger ({home.state_db} does not exist): check --home or MAINSTREAM_HOME "
-            "(nothing has been ingested or built in this home yet)"
-        )
-    ledger = Ledger(home.state_db)
-    runs = ledger.recent_runs(limit)
+        if not home.landing.is_dir():
+            raise NoLedgerError(
+                f"{home.root} has no ledger ({home.state_db} does not exist) and no landing/ folder: check --home or "
+                "MAINSTREAM_HOME (nothing has been dropped, ingested or built in this home yet)"
+            )
+        # A home whose first drops wait for their first ingest (e.g. Airflow paused): show what waits.
+        ledger = None
+    else:
+        ledger = Ledger(home.state_db)
+    runs = ledger.recent_runs(limit) if ledger else []
     audited = [run for run in runs if run["audit_success"] is not None]
     return {
         "home": str(home.root),
-        "drops": ledger.recent_drops(limit),
+        "drops": ledger.recent_drops(limit) if ledger else [],
         # What the watcher would claim (hidden and partial names, and hidden folders, are not drops) and what the
         # ingest task's sweep of claimed/ would take.
         "waiting_in_landing": sorted(str(path) for path in iter_candidates(home.landing)),
         "claimed_not_finished": sorted(str(path) for path in iter_candidates(home.claimed)),
         "runs": runs,
         "last_run": runs[0] if runs else None,
-        "last_audit": audited[0] if audited else ledger.last_run_with_audit(),
-        "last_publication": ledger.last_run("published"),
+        "last_audit": audited[0] if audited else (ledger.last_run_with_audit() if ledger else None),
+        "last_publication": ledger.last_run("published") if ledger else None,
         "published_db": str(home.published_db) if home.published_db.exists() else None,
     }
 

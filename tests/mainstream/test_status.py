@@ -140,6 +140,21 @@ def test_a_mistyped_home_is_reported_and_left_uncreated(tmp_path: Path, capsys: 
     assert "(none yet)" not in captured.out
 
 
+def test_a_new_home_with_files_waiting_in_landing_shows_them_before_any_ledger(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """"Is my drop seen?" before the first ingest (Airflow paused, or not started yet): the files waiting, not an
+    error. A home without even a landing/ folder is still a mistyped one."""
+    new_home = Home(tmp_path / "new-home")
+    (new_home.landing / "undp").mkdir(parents=True)
+    (new_home.landing / "undp" / "programmes.csv").write_text("programme_id,title\nP-1,Legal aid\n")
+
+    assert main(["--home", str(new_home.root), "status"]) == 0
+
+    assert "Waiting in landing/: 1 file(s)" in capsys.readouterr().out
+    assert not new_home.state_db.exists(), "status creates nothing"
+
+
 def test_status_json_has_the_last_run(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
     _runs(home, _published("r1", 10), RunRecord(run_id="r2", trigger="cli", state="superseded", message="m"))
 
