@@ -40,20 +40,26 @@ def _finished_build(home: Home, state: str = "published") -> None:
     )
 
 
+def _unreadable(monkeypatch: pytest.MonkeyPatch, name: str):
+    """Make the claimed file ending in ``name`` unreadable (permission denied); return the real hash function."""
+    real_hash = drops._hash_file
+
+    def hash_or_deny(path: Path):
+        if path.name.endswith(name):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_hash(path)
+
+    monkeypatch.setattr(drops, "_hash_file", hash_or_deny)
+    return real_hash
+
+
 # --------------------------------------------------------------------- loaded rows left by a failed try (defect 1)
 
 
 def test_a_retry_that_loads_nothing_new_still_emits_for_rows_an_earlier_try_loaded(home: Home, monkeypatch) -> None:
     _claim(home, "a_good.csv", CSV)
     bad = _claim(home, "b_bad.csv", "programme_id,colour\nP-9,red\n")  # no title column
-    real_hash = drops._hash_file
-
-    def unreadable_once(path: Path):
-        if path.name.endswith("b_bad.csv"):
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_hash(path)
-
-    monkeypatch.setattr(drops, "_hash_file", unreadable_once)
+    real_hash = _unreadable(monkeypatch, "b_bad.csv")
     with pytest.raises(RuntimeError, match="1 drop"):
         ingest_from_context(_context(try_number=1))
     assert [row["state"] for row in Ledger(home.state_db).recent_drops()] == ["loaded"]
@@ -73,14 +79,7 @@ def test_a_file_that_keeps_failing_does_not_hold_back_the_others_publication(hom
     (raw_extracts is emitted) and the failing file stays in claimed/, where every later sweep would meet it."""
     _claim(home, "a_good.csv", CSV)
     stuck = _claim(home, "b_stuck.csv", CSV.replace("P-", "Q-"))
-    real_hash = drops._hash_file
-
-    def unreadable(path: Path):
-        if path.name.endswith("b_stuck.csv"):
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_hash(path)
-
-    monkeypatch.setattr(drops, "_hash_file", unreadable)
+    _unreadable(monkeypatch, "b_stuck.csv")
     with pytest.raises(RuntimeError, match=r"b_stuck\.csv"):
         ingest_from_context(_context(try_number=2, max_tries=2))
     summary = ingest_from_context(_context(try_number=3, max_tries=2))
