@@ -44,8 +44,15 @@ _ACTUAL_START = ("2", "start-actual")
 _PLANNED_START = ("1", "start-planned")
 _ACTUAL_END = ("4", "end-actual")
 _PLANNED_END = ("3", "end-planned")
+#: IATI 1.x vocabulary words for the DAC codes the criteria read as vocabulary 1 (5-digit) and 2 (3-digit).
+_VOCABULARY_WORDS = {"dac": "1", "dac-3": "2"}
+#: IATI 1.x DescriptionType words.
+_DESCRIPTION_WORDS = {"general": "1", "objectives": "2", "target groups": "3", "other": "4"}
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 _ORIGINAL_BUDGET = "1"
 _REVISED_BUDGET = "2"
+#: IATI BudgetType codes, with the IATI 1.x words still found in old files.
+_BUDGET_TYPES = {"1": _ORIGINAL_BUDGET, "original": _ORIGINAL_BUDGET, "2": _REVISED_BUDGET, "revised": _REVISED_BUDGET}
 _TRUE = {"1", "true"}
 _FALSE = {"0", "false"}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -147,8 +154,10 @@ def _free(activity: etree._Element) -> None:
 def _activity_to_record(activity: etree._Element, number: int) -> ProgrammeRecord | RecordProblem:
     """Map one activity element to a record, or say why it cannot be loaded."""
     identifier = activity.find("iati-identifier")
-    # Stripped only: an identifier is kept exactly as published inside (some carry spaces, e.g. UNICEF's).
-    programme_id = "".join(identifier.itertext()).strip() if identifier is not None else ""
+    # Kept as published inside (some carry spaces, e.g. UNICEF's), but a pretty-printer's line break and indent
+    # become one space and zero-width characters go: otherwise the same identifier, named by a related activity,
+    # would not match.
+    programme_id = _identifier("".join(identifier.itertext())) if identifier is not None else ""
     if not programme_id:
         return RecordProblem(number, "iati-identifier", "missing or empty iati-identifier")
     reporting_org = activity.find("reporting-org")
@@ -159,10 +168,9 @@ def _activity_to_record(activity: etree._Element, number: int) -> ProgrammeRecor
     languages: set[str] = set()
     descriptions: dict[str, list[str]] = {field: [] for field in DESCRIPTION_FIELDS.values()}
     for element in activity.iterchildren("description"):
-        field = DESCRIPTION_FIELDS.get(_attr(element, "type") or "1")
         text = _narratives(element, activity_language, languages)
-        if field and text:
-            descriptions[field].append(text)
+        if text:
+            descriptions[_description_field(_attr(element, "type"))].append(text)
     title = _narratives(activity.find("title"), activity_language, languages)
     budget_total, budget_currency, budget_notes = _budget(activity)
     value_problems = [
@@ -311,28 +319,54 @@ def _activity_date(activity: etree._Element, *preferences: tuple[str, ...]) -> d
     return None
 
 
-def _budget(activity: etree._Element) -> tuple[Decimal | None, str | None, list[tuple[str, str]]]:
-    """Total original budget (type 1, or no @type), else total revised budget (type 2), with its currency.
+def _identifier(text: str) -> str:
+    """An identifier as published, without zero-width characters and with each run of white space one space."""
+    return " ".join(text.translate(_ZERO_WIDTH).split())
 
-    Only values in the currency of the first summed value are added up: a budget line in another currency is left
-    out rather than added to a total it does not belong to (currencies are not converted). Values are summed
-    exactly, as the decimals they are published as. The third item says, per field, what was left out and why
-    (a line in another currency, a value that is not a number).
+
+def _vocabulary(value: str | None) -> str:
+    """A code vocabulary: IATI 2 codes as published, IATI 1.x words (DAC, DAC-3) as their codes; 1 when absent."""
+    if not value:
+        return "1"
+    return _VOCABULARY_WORDS.get(value.strip().lower(), value.strip())
+
+
+def _description_field(description_type: str | None) -> str:
+    """The field a description goes to: by its type (1-4, or the IATI 1.x words); any other type is kept as an
+    other description rather than dropped (the criteria still read it)."""
+    code = _DESCRIPTION_WORDS.get((description_type or "1").strip().lower(), (description_type or "1").strip())
+    return DESCRIPTION_FIELDS.get(code, "other_description")
+
+
+def _budget(activity: etree._Element) -> tuple[Decimal | None, str | None, list[tuple[str, str]]]:
+    """The activity's total budget with its currency, and notes on what was left out.
+
+    Per budget period (period-start, period-end) the revised budget (type 2) supersedes the original (type 1, or no
+    @type): UN Women, for one, publishes both for every year. Lines without a period cannot be matched to a
+    revision, so among them the originals are summed and the revised ones count only when there is no original.
+    Only values in the currency of the first line kept are added up: a line in another currency is left out rather
+    than added to a total it does not belong to (currencies are not converted). Values are summed exactly, as the
+    decimals they are published as. The third item says, per field, what was left out and why (a line in another
+    currency, a value that is not a number, a type that is neither original nor revised).
     """
-    budgets = list(activity.iterchildren("budget"))
     default_currency = _attr(activity, "default-currency")
     notes: list[tuple[str, str]] = []
-    for wanted in (_ORIGINAL_BUDGET, _REVISED_BUDGET):
-        values: list[tuple[Decimal, str | None]] = []
-        for budget in budgets:
-            if (_attr(budget, "type") or _ORIGINAL_BUDGET) != wanted:
-                continue
-            value_element = budget.find("value")
-            raw = _text(value_element)
-            amount = _parse_decimal(raw)
-            if amount is not None:
-                values.append((amount, _attr(value_element, "currency") or default_currency))
-            elif raw:
+    by_period: dict[tuple[str | None, str | None], dict[str, list[tuple[Decimal, str | None]]]] = {}
+    for budget in activity.iterchildren("budget"):
+        kind = _BUDGET_TYPES.get((_attr(budget, "type") or _ORIGINAL_BUDGET).lower())
+        if kind is None:
+            notes.append(
+                (
+                    "budget/@type",
+                    f"{_attr(budget, 'type')!r} is neither 1 (original) nor 2 (revised); this budget line is left out",
+                )
+            )
+            continue
+        value_element = budget.find("value")
+        raw = _text(value_element)
+        amount = _parse_decimal(raw)
+        if amount is None:
+            if raw:
                 notes.append(
                     (
                         "budget/value",
@@ -340,21 +374,28 @@ def _budget(activity: etree._Element) -> tuple[Decimal | None, str | None, list[
                         "this budget line is left out",
                     )
                 )
-        if values:
-            currency = values[0][1]
-            kept = [amount for amount, value_currency in values if value_currency == currency]
-            for amount, value_currency in values:
-                if value_currency != currency:
-                    notes.append(
-                        (
-                            "budget/value/@currency",
-                            f"a budget line of {amount} {value_currency or '(no currency)'} "
-                            f"is left out: the total is in {currency or '(no currency)'}, the currency of the first "
-                            "line, and currencies are not converted",
-                        )
-                    )
-            return sum(kept, Decimal(0)), currency, notes
-    return None, None, notes
+            continue
+        currency = (_attr(value_element, "currency") or default_currency or "").upper() or None
+        period = (_attr(budget.find("period-start"), "iso-date"), _attr(budget.find("period-end"), "iso-date"))
+        by_period.setdefault(period, {}).setdefault(kind, []).append((amount, currency))
+    undated = by_period.pop((None, None), {})
+    # Per period the revision supersedes the original; undated lines: the originals, else the revised ones.
+    values = [line for lines in by_period.values() for line in lines.get(_REVISED_BUDGET) or lines[_ORIGINAL_BUDGET]]
+    values += undated.get(_ORIGINAL_BUDGET) or undated.get(_REVISED_BUDGET) or []
+    if not values:
+        return None, None, notes
+    currency = values[0][1]
+    for amount, value_currency in values:
+        if value_currency != currency:
+            notes.append(
+                (
+                    "budget/value/@currency",
+                    f"a budget line of {amount} {value_currency or '(no currency)'} is left "
+                    f"out: the total is in {currency or '(no currency)'}, the currency of the first line, and "
+                    "currencies are not converted",
+                )
+            )
+    return sum((amount for amount, value_currency in values if value_currency == currency), Decimal(0)), currency, notes
 
 
 def _unreadable_dates(activity: etree._Element) -> list[tuple[str, str]]:
@@ -402,7 +443,7 @@ def _codes(activity: etree._Element) -> list[CodeRecord]:
             codes.append(
                 CodeRecord(
                     "policy_marker",
-                    _attr(element, "vocabulary") or "1",
+                    _vocabulary(_attr(element, "vocabulary")),
                     code,
                     significance=_attr(element, "significance"),
                     narrative=_narratives(element),
@@ -438,7 +479,7 @@ def _codes(activity: etree._Element) -> list[CodeRecord]:
             codes.append(
                 CodeRecord(
                     "recipient_region",
-                    _attr(element, "vocabulary") or "1",
+                    _vocabulary(_attr(element, "vocabulary")),
                     code,
                     percentage=_parse_number(_attr(element, "percentage")),
                     narrative=_narratives(element),
@@ -458,7 +499,7 @@ def _sector_codes(elements: Iterable[etree._Element], with_percentage: bool = Tr
         if code := _attr(element, "code"):
             yield CodeRecord(
                 "sector",
-                _attr(element, "vocabulary") or "1",
+                _vocabulary(_attr(element, "vocabulary")),
                 code,
                 percentage=_parse_number(_attr(element, "percentage")) if with_percentage else None,
                 narrative=_narratives(element),

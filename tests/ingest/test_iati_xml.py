@@ -415,11 +415,57 @@ def test_narratives_whitespace_languages_and_iati_1_text(tmp_path: Path) -> None
     assert record.title == "Accès à la justice | Access to justice"
     assert record.description == "General text, IATI 1.x style"
     assert record.objectives == "Objective one | Objective two"
-    assert record.target_groups is None and record.other_description is None
-    # Narratives without xml:lang inherit the activity's language; the unknown description type is ignored but
-    # its language was seen.
+    assert record.target_groups is None
+    # A description of a type IATI does not define is kept as an other description, not dropped: the criteria
+    # read it. Narratives without xml:lang inherit the activity's language.
+    assert record.other_description == "Unbekannt"
     assert record.languages == "de,en,es,fr"
     assert record.reporting_org_name == "Test org"
+
+
+def test_iati_1_words_for_vocabularies_description_types_and_budget_types_are_read(tmp_path: Path) -> None:
+    """IATI 1.x files name vocabularies and types in words: DAC sectors must reach the criteria as vocabulary 1."""
+    record = _record(
+        tmp_path,
+        '<sector vocabulary="DAC" code="15160"/><sector vocabulary="DAC-3" code="151"/>'
+        '<policy-marker vocabulary="DAC" code="1" significance="2"/>'
+        '<description type="objectives"><narrative>Objective</narrative></description>'
+        '<budget type="Original"><value currency="usd">100</value></budget>'
+        '<budget type="3"><value>7</value></budget>',
+        attributes='default-currency="USD"',
+    )
+    assert {(code.vocabulary, code.code) for code in record.codes if code.code_type == "sector"} == {
+        ("1", "15160"),
+        ("2", "151"),
+    }
+    assert [(code.vocabulary, code.code) for code in record.codes if code.code_type == "policy_marker"] == [("1", "1")]
+    assert record.objectives == "Objective"
+    assert (record.budget_value, record.budget_currency) == (100.0, "USD")
+    assert [problem.field for problem in record.value_problems] == ["budget/@type"]
+
+
+def test_a_revised_budget_supersedes_the_original_for_its_period(tmp_path: Path) -> None:
+    """UN Women publishes an original and a revised budget for every year: the revision is the budget."""
+
+    def line(kind: str, year: int, value: int) -> str:
+        return (
+            f'<budget type="{kind}"><period-start iso-date="{year}-01-01"/><period-end iso-date="{year}-12-31"/>'
+            f"<value>{value}</value></budget>"
+        )
+
+    record = _record(tmp_path, line("1", 2020, 100) + line("1", 2021, 200) + line("2", 2021, 250))
+    assert record.budget_value == 350.0
+
+
+def test_a_pretty_printed_identifier_is_one_line_without_zero_width_characters(tmp_path: Path) -> None:
+    xml = (
+        '<iati-activities version="2.03"><iati-activity><iati-identifier>\u200bXM-DAC-41114-\n    SP3 </iati-identifier>'
+        '<reporting-org ref="XM-DAC-41114"/><title><narrative>T</narrative></title></iati-activity></iati-activities>'
+    )
+    path = tmp_path / "pretty.xml"
+    path.write_text(xml, encoding="utf-8")
+    [record] = list(iter_iati_activities(path))
+    assert record.programme_id == "XM-DAC-41114- SP3"
 
 
 def test_languages_default_to_the_activity_language_then_english(tmp_path: Path) -> None:
