@@ -143,7 +143,7 @@ def test_a_mistyped_home_is_reported_and_left_uncreated(tmp_path: Path, capsys: 
 def test_a_new_home_with_files_waiting_in_landing_shows_them_before_any_ledger(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """"Is my drop seen?" before the first ingest (Airflow paused, or not started yet): the files waiting, not an
+    """Before the first ingest (Airflow paused, or not started yet) "is my drop seen?" gets the files waiting, not an
     error. A home without even a landing/ folder is still a mistyped one."""
     new_home = Home(tmp_path / "new-home")
     (new_home.landing / "undp").mkdir(parents=True)
