@@ -53,8 +53,10 @@ _ORIGINAL_BUDGET = "1"
 _REVISED_BUDGET = "2"
 #: IATI BudgetType codes, with the IATI 1.x words still found in old files.
 _BUDGET_TYPES = {"1": _ORIGINAL_BUDGET, "original": _ORIGINAL_BUDGET, "2": _REVISED_BUDGET, "revised": _REVISED_BUDGET}
-_TRUE = {"1", "true"}
-_FALSE = {"0", "false"}
+_TRUE = {"1", "true", "yes"}
+_FALSE = {"0", "false", "no"}
+#: Every activity date type, as IATI 2 codes and IATI 1.x words.
+_DATE_TYPES = frozenset(_ACTUAL_START + _PLANNED_START + _ACTUAL_END + _PLANNED_END)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: lxml appends ", line L, column C" to its messages; the reader reports the position itself.
 _POSITION_SUFFIX = re.compile(r",? line \d+, column \d+$")
@@ -279,7 +281,7 @@ def _parse_number(value: str | None) -> float | None:
     if value is None:
         return None
     try:
-        number = float(value.strip())
+        number = float(value.strip().removesuffix("%"))
     except ValueError:
         return None
     return number if math.isfinite(number) else None
@@ -312,11 +314,16 @@ def _activity_date(activity: etree._Element, *preferences: tuple[str, ...]) -> d
     dates = list(activity.iterchildren("activity-date"))
     for types in preferences:
         for element in dates:
-            if _attr(element, "type") in types:
-                parsed = _parse_date(_attr(element, "iso-date"))
+            if (_attr(element, "type") or "").lower() in types:
+                parsed = _parse_date(_date_text(element))
                 if parsed is not None:
                     return parsed
     return None
+
+
+def _date_text(element: etree._Element) -> str | None:
+    """An activity date's iso-date, else (IATI 1.x) the date written as the element's text."""
+    return _attr(element, "iso-date") or _text(element) or None
 
 
 def _identifier(text: str) -> str:
@@ -395,15 +402,38 @@ def _budget(activity: etree._Element) -> tuple[Decimal | None, str | None, list[
                     "currencies are not converted",
                 )
             )
-    return sum((amount for amount, value_currency in values if value_currency == currency), Decimal(0)), currency, notes
+    kept = [amount for amount, value_currency in values if value_currency == currency]
+    total = sum(kept, Decimal(0))
+    if total >= 0 and (negative := [amount for amount in kept if amount < 0]):
+        # A negative total is reported as out of range (_budget_problem); a positive one hides its negative lines.
+        notes.append(
+            (
+                "budget/value",
+                f"negative budget line(s) {', '.join(str(amount) for amount in negative)} are netted into the total "
+                "(a budget is zero or more; check whether they are corrections)",
+            )
+        )
+    return total, currency, notes
 
 
 def _unreadable_dates(activity: etree._Element) -> list[tuple[str, str]]:
-    """Activity dates whose iso-date is not a date: each is left out, and said so."""
+    """Activity dates left out (a type that is no activity date type, no date, a date that is not a date), and why."""
     notes = []
     for element in activity.iterchildren("activity-date"):
-        raw = _attr(element, "iso-date")
-        if raw and _parse_date(raw) is None:
+        kind = _attr(element, "type")
+        if (kind or "").lower() not in _DATE_TYPES:
+            notes.append(
+                (
+                    "activity-date/@type",
+                    f"{kind!r} is not an activity date type (1-4, or start-planned, "
+                    "start-actual, end-planned, end-actual); this date is left out",
+                )
+            )
+            continue
+        raw = _date_text(element)
+        if not raw:
+            notes.append(("activity-date/@iso-date", f"the date of type {kind} is empty; it is left out"))
+        elif _parse_date(raw) is None:
             notes.append(
                 (
                     "activity-date/@iso-date",
