@@ -410,7 +410,10 @@ def _rejected_count(problems: list[RecordProblem]) -> int:
 def _problems_reason(problems: list[RecordProblem], file_name: str, unit: str) -> str:
     rejected = _rejected_count(problems)
     dropped = len(problems) - rejected
-    counts = [f"{rejected} {unit}(s) rejected" if rejected else "", f"{dropped} value(s) dropped" if dropped else ""]
+    counts = [
+        f"{rejected} {unit}(s) rejected" if rejected else "",
+        f"{dropped} value(s) left out or flagged" if dropped else "",
+    ]
     return ", ".join(count for count in counts if count) + ": " + _summarise(problems, file_name, unit)
 
 

@@ -221,7 +221,7 @@ def test_iati_budget_out_of_range_is_dropped_and_recorded_but_the_activity_loads
     assert "99999999999999999" in messages[0] and "too large" in messages[0]
     assert messages[1].startswith("bigbudget.xml: activity 2 (XM-2), field 'budget/value': ")
     assert "-304000" in messages[1] and "negative" in messages[1]
-    assert "2 value(s) dropped" in result.reason
+    assert "2 value(s) left out or flagged" in result.reason
 
 
 # ------------------------------------------------------------------------------------------ names and agencies
