@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 from pathlib import Path
 
 from lxml import etree
@@ -175,9 +176,10 @@ def _activity_to_record(activity: etree._Element, number: int) -> ProgrammeRecor
             descriptions[_description_field(_attr(element, "type"))].append(text)
     title = _narratives(activity.find("title"), activity_language, languages)
     budget_total, budget_currency, budget_notes = _budget(activity)
+    codes, code_notes = _valid_codes(_codes(activity))
     value_problems = [
         RecordProblem(number, field, note, programme_id, record_loaded=True)
-        for field, note in [*budget_notes, *_unreadable_dates(activity)]
+        for field, note in [*budget_notes, *_unreadable_dates(activity), *code_notes]
     ]
     for problem in value_problems:
         log.warning("activity %d (%s): %s", number, programme_id, problem.message)
@@ -203,7 +205,7 @@ def _activity_to_record(activity: etree._Element, number: int) -> ProgrammeRecor
         default_currency=_attr(activity, "default-currency"),
         budget_value=float(budget_total) if budget_total is not None else None,
         budget_currency=budget_currency,
-        codes=_codes(activity),
+        codes=codes,
         value_problems=value_problems,
     )
 
@@ -386,6 +388,7 @@ def _budget(activity: etree._Element) -> tuple[Decimal | None, str | None, list[
         period = (_attr(budget.find("period-start"), "iso-date"), _attr(budget.find("period-end"), "iso-date"))
         by_period.setdefault(period, {}).setdefault(kind, []).append((amount, currency))
     undated = by_period.pop((None, None), {})
+    notes.extend(_overlapping_periods(by_period))
     # Per period the revision supersedes the original; undated lines: the originals, else the revised ones.
     values = [line for lines in by_period.values() for line in lines.get(_REVISED_BUDGET) or lines[_ORIGINAL_BUDGET]]
     values += undated.get(_ORIGINAL_BUDGET) or undated.get(_REVISED_BUDGET) or []
@@ -414,6 +417,25 @@ def _budget(activity: etree._Element) -> tuple[Decimal | None, str | None, list[
             )
         )
     return total, currency, notes
+
+
+def _overlapping_periods(periods: Iterable[tuple[str | None, str | None]]) -> list[tuple[str, str]]:
+    """Budget periods that overlap, whose budgets are all summed (a multi-year budget beside a yearly one may count
+    the same money twice): said so, so the agency can check."""
+    spans = sorted(
+        (start, end, f"{start_text}..{end_text}")
+        for start_text, end_text in periods
+        if (start := _parse_date(start_text)) is not None and (end := _parse_date(end_text)) is not None
+    )
+    return [
+        (
+            "budget/period-start",
+            f"budget periods {earlier[2]} and {later[2]} overlap; both are summed, so the total "
+            "may count some money twice",
+        )
+        for earlier, later in pairwise(spans)
+        if later[0] <= earlier[1]
+    ]
 
 
 def _unreadable_dates(activity: etree._Element) -> list[tuple[str, str]]:
@@ -459,6 +481,29 @@ def _budget_problem(total: Decimal, currency: str | None, number: int, programme
 
 
 # ---------------------------------------------------------------------------------------------------- codes
+
+
+#: What a code must look like to mean anything to the criteria: (code type, vocabulary) -> (pattern, what it is).
+_CODE_SHAPES = {
+    ("recipient_country", "ISO3166-1"): (re.compile(r"[A-Z]{2}"), "an ISO 3166-1 alpha-2 country code (e.g. KE)"),
+    ("sector", "1"): (re.compile(r"\d{5}"), "a 5-digit DAC purpose code (e.g. 15160)"),
+    ("sector", "2"): (re.compile(r"\d{3}"), "a 3-digit DAC category code (e.g. 151)"),
+}
+
+
+def _valid_codes(codes: list[CodeRecord]) -> tuple[list[CodeRecord], list[tuple[str, str]]]:
+    """Codes of a known vocabulary that do not have its shape ("UGA" as a country, "1516O" as a DAC code) are left
+    out and said so: kept, they would match no criterion and no reference table, without a word."""
+    kept: list[CodeRecord] = []
+    notes: list[tuple[str, str]] = []
+    for code in codes:
+        shape = _CODE_SHAPES.get((code.code_type, code.vocabulary))
+        if shape is not None and not shape[0].fullmatch(code.code):
+            element = code.code_type.replace("_", "-")
+            notes.append((f"{element}/@code", f"{code.code!r} is not {shape[1]}; this {element} is left out"))
+            continue
+        kept.append(code)
+    return kept, notes
 
 
 def _codes(activity: etree._Element) -> list[CodeRecord]:

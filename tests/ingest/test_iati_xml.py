@@ -471,6 +471,22 @@ def test_a_revised_budget_supersedes_the_original_for_its_period(tmp_path: Path)
     assert record.budget_value == 350.0
 
 
+def test_overlapping_budget_periods_and_malformed_codes_are_reported(tmp_path: Path) -> None:
+    record = _record(
+        tmp_path,
+        '<budget><period-start iso-date="2020-01-01"/><period-end iso-date="2022-12-31"/><value>300</value></budget>'
+        '<budget><period-start iso-date="2020-01-01"/><period-end iso-date="2020-12-31"/><value>100</value></budget>'
+        '<recipient-country code="UGA"/><recipient-country code="ke"/><sector vocabulary="1" code="1516O"/>'
+        '<sector vocabulary="1" code="15160"/>',
+    )
+    assert record.budget_value == 400.0  # summed, but said so
+    assert [(code.code_type, code.code) for code in record.codes] == [("sector", "15160"), ("recipient_country", "KE")]
+    messages = {problem.field: problem.message for problem in record.value_problems}
+    assert "2020-01-01..2020-12-31 and 2020-01-01..2022-12-31 overlap" in messages["budget/period-start"]
+    assert "'UGA' is not an ISO 3166-1 alpha-2 country code" in messages["recipient-country/@code"]
+    assert "'1516O' is not a 5-digit DAC purpose code" in messages["sector/@code"]
+
+
 def test_a_pretty_printed_identifier_is_one_line_without_zero_width_characters(tmp_path: Path) -> None:
     xml = (
         '<iati-activities version="2.03"><iati-activity><iati-identifier>\u200bXM-DAC-41114-\n    SP3 </iati-identifier>'
