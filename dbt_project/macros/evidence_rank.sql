@@ -60,6 +60,14 @@
     ((({{ rank }} // {{ rank_step() }}) % 100) // 10 = {{ evidence_fields().index(field) + 1 }})
 {%- endmacro %}
 
+{% macro counts_where_found(counts_in_objectives, rank) -%}
+    {#- Whether a match counts where its evidence (strength_rank) was found: everywhere, or only outside the
+        objectives field for a pillar some statements name as the setting in a narrative (a peace agreement signed:
+        criteria_text_rules.pillar_from_objectives = 0). int_programme_assessment decides the pillars with it and
+        fct_programme_tag picks the evidence a pillar tag cites with it, so both read the rule the same way. -#}
+    ({{ counts_in_objectives }} or not {{ rank_field_is(rank, 'objectives') }})
+{%- endmacro %}
+
 {% macro rank_finds_match(matches, rank) -%}
     {#- The join condition that finds a strength_rank's match (rule and matched text) in int_evidence_matches. -#}
     {{ matches }}.is_code = {{ rank_is_code(rank) }} and {{ matches }}.tie_break = {{ rank_tie_break(rank) }}

@@ -51,9 +51,8 @@ evidence_facts as (
         evidence.programme_key,
         evidence.strength_rank,
         {{ rank_marker_level('evidence.strength_rank') }} as marker_level,
-        -- A pillar some statements name as the setting in a narrative does not count from the objectives field.
         case
-            when matches.is_pillar_from_objectives or not {{ rank_field_is('evidence.strength_rank', 'objectives') }}
+            when {{ counts_where_found('matches.is_pillar_from_objectives', 'evidence.strength_rank') }}
                 then matches.pillar_code
         end as pillar_code,
         matches.is_humanitarian,

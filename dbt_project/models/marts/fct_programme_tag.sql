@@ -69,9 +69,8 @@ match_criteria as (
         tie_break,
         criterion.criterion_type,
         criterion.criterion_code,
-        -- A pillar some statements name as the setting in a narrative is not tagged from the objectives field
-        -- (int_programme_assessment decides the pillars the same way).
-        criterion.criterion_type = 'pillar' and not is_pillar_from_objectives as is_pillar_not_from_objectives
+        -- Only a pillar can depend on the field it was found in (counts_where_found).
+        criterion.criterion_type != 'pillar' or is_pillar_from_objectives as counts_in_objectives
     from (
         select
             is_code,
@@ -107,7 +106,7 @@ numbered_match_criteria as (
         match_criteria.is_code,
         match_criteria.tie_break,
         criteria.criterion_number,
-        match_criteria.is_pillar_not_from_objectives
+        match_criteria.counts_in_objectives
     from match_criteria
     inner join criteria
         on cast(criteria.criterion_type as varchar) = match_criteria.criterion_type
@@ -127,10 +126,7 @@ strongest as (
     from evidence
     inner join numbered_match_criteria
         on {{ rank_finds_match('numbered_match_criteria', 'evidence.strength_rank') }}
-    where not (
-        numbered_match_criteria.is_pillar_not_from_objectives
-        and {{ rank_field_is('evidence.strength_rank', 'objectives') }}
-    )
+    where {{ counts_where_found('numbered_match_criteria.counts_in_objectives', 'evidence.strength_rank') }}
     group by evidence.programme_key, numbered_match_criteria.criterion_number
 
 ),
