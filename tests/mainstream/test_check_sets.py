@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import pytest
 
 from mainstream.cli import main
@@ -81,3 +82,56 @@ def test_check_set_stays_above_its_floors(name: str, check_home: Home, capsys: p
     matrix = report["hr_marker"]["confusion"]["matrix"]
     off_diagonal = sum(matrix[g][p] for g in range(4) for p in range(4) if g != p)
     assert sum("hr_marker" in record["differences"] for record in listed) == off_diagonal
+
+
+# What a load stamps on its rows (which extract, when, from which stored file) differs between two loads of the
+# same files; everything else the marts publish must not.
+LOAD_COLUMNS = {"extract_id", "loaded_at", "source_file", "run_id", "published_at", "audit_summary"}
+
+
+def test_the_same_extracts_loaded_in_another_order_publish_the_same_tags(
+    check_home: Home, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Issue 3: same input and criteria version, same tags. The check sets are loaded again into a new home in
+    the opposite order (so every table is laid out differently and DuckDB's threads meet the rows in another
+    order) and every published table must hold the same rows, apart from what identifies the load."""
+    other = Home(tmp_path_factory.mktemp("check_sets_again") / "home").ensure()
+    ingest_paths([FIXTURES / "iati" / f"{name}.xml" for name in sorted(FLOORS, reverse=True)], other)
+    build_audit_publish(other)
+
+    with duckdb.connect() as connection:
+        connection.execute(f"attach '{check_home.published_db}' as first (read_only)")
+        connection.execute(f"attach '{other.published_db}' as second (read_only)")
+        tables = [
+            f"{schema}.{name}"
+            for schema, name in connection.execute(
+                "select schema_name, table_name from duckdb_tables() where database_name = 'first' order by 1, 2"
+            ).fetchall()
+        ]
+        assert {"main.dim_programme", "main.fct_programme_tag", "main.bridge_programme_right"} <= set(tables)
+        differing = {}
+        for table in tables:
+            schema, name = table.split(".")
+            columns = [
+                row[0]
+                for row in connection.execute(
+                    "select column_name from duckdb_columns() where database_name = 'first' and schema_name = ? "
+                    "and table_name = ? order by column_index",
+                    [schema, name],
+                ).fetchall()
+                if row[0] not in LOAD_COLUMNS
+            ]
+            if not columns:  # the publication record itself: which run, when, what the audit said
+                continue
+            selected = ", ".join(f'"{column}"' for column in columns)
+            rows = connection.execute(f"select count(*) from first.{table}").fetchone()[0]
+            only_first, only_second = connection.execute(
+                f"select (select count(*) from (select {selected} from first.{table} "
+                f"except all select {selected} from second.{table})), "
+                f"(select count(*) from (select {selected} from second.{table} "
+                f"except all select {selected} from first.{table}))"
+            ).fetchone()
+            if only_first or only_second:
+                differing[table] = (rows, only_first, only_second)
+        assert connection.execute("select count(*) from first.main.fct_programme_tag").fetchone()[0] > 10_000
+    assert not differing, f"tables whose rows differ between the two loads (rows, only first, only second): {differing}"
