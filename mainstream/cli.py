@@ -97,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also list every programme whose tags differ from its labels, with the evidence and the label's note",
     )
+    evaluate.add_argument(
+        "--by-agency",
+        action="store_true",
+        help="also score each publishing agency's programmes on their own",
+    )
     evaluate.set_defaults(handler=_eval)
     return parser
 
@@ -194,7 +199,9 @@ def _status(args: argparse.Namespace, home: Home) -> int:
 def _eval(args: argparse.Namespace, home: Home) -> int:
     from mainstream.evaluate import evaluate_publication, format_evaluation
 
-    report = evaluate_publication(home.published_db, args.labels, with_disagreements=args.disagreements)
+    report = evaluate_publication(
+        home.published_db, args.labels, with_disagreements=args.disagreements, with_agencies=args.by_agency
+    )
     print(json.dumps(report, indent=2) if args.json else format_evaluation(report))
     return 0
 

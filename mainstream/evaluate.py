@@ -51,7 +51,7 @@ def read_predictions(published_db: Path, ids: list[str]) -> dict[str, dict[str, 
         rows = connection.execute(
             """
             select p.programme_id, p.is_peace, p.is_development, p.is_rights, p.is_humanitarian, p.hr_marker,
-                   p.marker_justification,
+                   p.marker_justification, p.agency_code,
                    coalesce(list(t.criterion_code order by t.criterion_code)
                             filter (where t.criterion_code is not null), []) as groups
             from dim_programme p
@@ -69,7 +69,8 @@ def read_predictions(published_db: Path, ids: list[str]) -> dict[str, dict[str, 
             "humanitarian": row[4],
             "hr_marker": row[5],
             "marker_justification": row[6],
-            "groups": list(row[7]),
+            "agency_code": row[7],
+            "groups": list(row[8]),
         }
         for row in rows
     }
@@ -84,6 +85,7 @@ def _prf(true_positive: int, false_positive: int, false_negative: int) -> dict[s
         "recall": round(recall, 4),
         "f1": round(f1, 4),
         "support": true_positive + false_negative,
+        "predicted": true_positive + false_positive,
     }
 
 
@@ -151,11 +153,29 @@ def evaluate(labels: list[dict[str, Any]], predictions: dict[str, dict[str, Any]
     return report
 
 
-def evaluate_publication(published_db: Path, labels_path: Path, with_disagreements: bool = False) -> dict[str, Any]:
+def by_agency(labels: list[dict[str, Any]], predictions: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The same measures for each publishing agency's programmes (largest first): where the criteria are weak
+    shows by agency, and a label set drawn in another agency mix can be compared agency by agency."""
+    labels_by_agency: dict[str, list[dict[str, Any]]] = {}
+    for label in labels:
+        if label["id"] in predictions:
+            labels_by_agency.setdefault(predictions[label["id"]]["agency_code"], []).append(label)
+    ordered = sorted(labels_by_agency.items(), key=lambda item: (-len(item[1]), item[0]))
+    return {agency: evaluate(agency_labels, predictions) for agency, agency_labels in ordered}
+
+
+def evaluate_publication(
+    published_db: Path, labels_path: Path, with_disagreements: bool = False, with_agencies: bool = False
+) -> dict[str, Any]:
     labels = read_labels(labels_path)
     predictions = read_predictions(published_db, [label["id"] for label in labels])
     report = evaluate(labels, predictions)
     report["published_db"] = str(published_db)
+    if with_agencies:
+        report["by_agency"] = {
+            agency: {key: value for key, value in scores.items() if key != "not_found"}
+            for agency, scores in by_agency(labels, predictions).items()
+        }
     if with_disagreements:
         report["disagreements"] = disagreements(labels, predictions)
     return report
@@ -175,12 +195,31 @@ def format_evaluation(report: dict[str, Any]) -> str:
     lines.append(f"hr_marker exact {marker['exact']:.3f}, within one {marker['within_one']:.3f}")
     lines.append("confusion (rows gold 0-3, columns predicted 0-3):")
     lines.extend("  " + " ".join(f"{count:>4}" for count in row) for row in marker["confusion"]["matrix"])
+    if "by_agency" in report:
+        lines.append("by agency (F1; marker exact):")
+        lines.append(f"  {'agency':<12}{'records':>8}{'peace':>8}{'rights':>8}{'humanit.':>9}{'groups':>8}{'exact':>8}")
+        for agency, scores in report["by_agency"].items():
+            lines.append(
+                f"  {agency:<12}{scores['evaluated']:>8}"
+                + "".join(
+                    _f1_cell(scores[name], width)
+                    for name, width in (("peace", 8), ("rights", 8), ("humanitarian", 9), ("groups", 8))
+                )
+                + f"{scores['hr_marker']['exact']:>8.3f}"
+            )
     if report["not_found"]:
         lines.append(f"not found in the publication ({len(report['not_found'])}): " + ", ".join(report["not_found"]))
     if "disagreements" in report:
         lines.append(f"disagreements ({len(report['disagreements'])} programmes):")
         lines.extend(_format_disagreement(record) for record in report["disagreements"])
     return "\n".join(lines)
+
+
+def _f1_cell(scores: dict[str, float], width: int) -> str:
+    """An F1 score, or "-" where an agency's labels have no positive and the tagger found none either."""
+    if not scores["support"] and not scores["predicted"]:
+        return f"{'-':>{width}}"
+    return f"{scores['f1']:>{width}.3f}"
 
 
 def _format_disagreement(record: dict[str, Any]) -> str:

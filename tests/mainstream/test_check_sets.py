@@ -76,7 +76,9 @@ def check_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_check_set_stays_above_its_floors(name: str, check_home: Home, capsys: pytest.CaptureFixture[str]) -> None:
     labels = FIXTURES / "gold" / f"{name}.jsonl"
-    code = main(["--home", str(check_home.root), "eval", "--labels", str(labels), "--json", "--disagreements"])
+    code = main(
+        ["--home", str(check_home.root), "eval", "--labels", str(labels), "--json", "--disagreements", "--by-agency"]
+    )
     report = json.loads(capsys.readouterr().out)
     assert code == 0
     assert report["not_found"] == [] and report["evaluated"] == len(labels.read_text().splitlines())
@@ -84,6 +86,10 @@ def test_check_set_stays_above_its_floors(name: str, check_home: Home, capsys: p
     scores |= {"exact": report["hr_marker"]["exact"], "within_one": report["hr_marker"]["within_one"]}
     below = {measure: round(scores[measure], 3) for measure, floor in FLOORS[name].items() if scores[measure] < floor}
     assert not below, f"{name}: below the floors {FLOORS[name]}: {below}"
+    # Scored agency by agency, the records add up to the whole, and so do the labelled rights.
+    agencies = report["by_agency"]
+    assert len(agencies) > 1 and sum(scores["evaluated"] for scores in agencies.values()) == report["evaluated"]
+    assert sum(scores["rights"]["support"] for scores in agencies.values()) == report["rights"]["support"]
     # Every listed disagreement says what differs and cites the published justification; the marker ones add up
     # to the confusion matrix's off-diagonal.
     listed = report["disagreements"]

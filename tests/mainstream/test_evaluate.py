@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mainstream.evaluate import LabelsError, disagreements, evaluate, format_evaluation, read_labels
+from mainstream.evaluate import LabelsError, by_agency, disagreements, evaluate, format_evaluation, read_labels
 
 
 def _label(
@@ -50,14 +50,14 @@ def test_scores_confusion_and_missing_ids() -> None:
     report = evaluate(labels, predictions)
     assert report["not_found"] == ["missing"]
     assert report["evaluated"] == 3
-    assert report["peace"] == {"precision": 0.5, "recall": 1.0, "f1": 0.6667, "support": 1}
+    assert report["peace"] == {"precision": 0.5, "recall": 1.0, "f1": 0.6667, "support": 1, "predicted": 2}
     assert report["humanitarian"]["f1"] == 1.0
-    assert report["rights"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert report["rights"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2, "predicted": 2}
     assert report["hr_marker"]["exact"] == round(1 / 3, 4)
     assert report["hr_marker"]["within_one"] == round(2 / 3, 4)
     matrix = report["hr_marker"]["confusion"]["matrix"]
     assert matrix[3][3] == 1 and matrix[0][2] == 1 and matrix[2][1] == 1 and sum(map(sum, matrix)) == 3
-    assert report["groups"] == {"precision": 0.6667, "recall": 0.6667, "f1": 0.6667, "support": 3}
+    assert report["groups"] == {"precision": 0.6667, "recall": 0.6667, "f1": 0.6667, "support": 3, "predicted": 3}
 
 
 def test_labels_file_errors_name_the_line(tmp_path: Path) -> None:
@@ -103,3 +103,29 @@ def test_disagreements_name_what_differs_with_the_evidence_and_the_note() -> Non
     assert "- differs: rights labelled 1 computed 0; humanitarian labelled 0 computed 1; hr_marker labelled 2" in text
     assert "groups missing ['children'] extra ['idps']" in text
     assert "computed: Marker 1 (limited): x" in text and "label note: rights-based approach" in text
+
+
+def test_scores_by_agency_split_the_records_and_mark_empty_classes() -> None:
+    """Each agency is scored on its own programmes, largest first; an F1 with no labelled and no computed
+    positive prints as "-", while false positives alone print as 0.000."""
+    labels = [_label("u1", 2), _label("u2", 1), _label("u3", 0), _label("i1", 0, peace=0), _label("gone", 2)]
+    predictions = {
+        "u1": {**_prediction(2), "agency_code": "undp"},
+        "u2": {**_prediction(2), "agency_code": "undp"},
+        "u3": {**_prediction(0), "agency_code": "undp"},
+        "i1": {**_prediction(0, peace=True), "agency_code": "iom"},
+    }
+    agencies = by_agency(labels, predictions)
+    assert list(agencies) == ["undp", "iom"]
+    assert agencies["undp"]["evaluated"] == 3 and agencies["iom"]["evaluated"] == 1
+    assert agencies["undp"]["rights"] == {"precision": 0.5, "recall": 1.0, "f1": 0.6667, "support": 1, "predicted": 2}
+    assert agencies["undp"]["hr_marker"]["exact"] == round(2 / 3, 4)
+    assert agencies["iom"]["peace"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0, "predicted": 1}
+
+    report = {**evaluate(labels, predictions), "published_db": "p.duckdb", "by_agency": agencies}
+    lines = format_evaluation(report).splitlines()
+    table = lines[lines.index("by agency (F1; marker exact):") + 2 :][:2]
+    rows = {line.split()[0]: line.split() for line in table}
+    # agency, records, peace, rights, humanitarian, groups, exact
+    assert rows["undp"] == ["undp", "3", "-", "0.667", "-", "-", "0.667"]
+    assert rows["iom"] == ["iom", "1", "0.000", "-", "-", "-", "1.000"]
