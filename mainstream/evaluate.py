@@ -159,7 +159,8 @@ def by_agency(labels: list[dict[str, Any]], predictions: dict[str, dict[str, Any
     labels_by_agency: dict[str, list[dict[str, Any]]] = {}
     for label in labels:
         if label["id"] in predictions:
-            labels_by_agency.setdefault(predictions[label["id"]]["agency_code"], []).append(label)
+            agency = predictions[label["id"]].get("agency_code") or "(no agency)"
+            labels_by_agency.setdefault(agency, []).append(label)
     ordered = sorted(labels_by_agency.items(), key=lambda item: (-len(item[1]), item[0]))
     return {agency: evaluate(agency_labels, predictions) for agency, agency_labels in ordered}
 
@@ -196,11 +197,14 @@ def format_evaluation(report: dict[str, Any]) -> str:
     lines.append("confusion (rows gold 0-3, columns predicted 0-3):")
     lines.extend("  " + " ".join(f"{count:>4}" for count in row) for row in marker["confusion"]["matrix"])
     if "by_agency" in report:
+        width = max([12, *(len(agency) + 2 for agency in report["by_agency"])])
         lines.append("by agency (F1; marker exact):")
-        lines.append(f"  {'agency':<12}{'records':>8}{'peace':>8}{'rights':>8}{'humanit.':>9}{'groups':>8}{'exact':>8}")
+        lines.append(
+            f"  {'agency':<{width}}{'records':>8}{'peace':>8}{'rights':>8}{'humanit.':>9}{'groups':>8}{'exact':>8}"
+        )
         for agency, scores in report["by_agency"].items():
             lines.append(
-                f"  {agency:<12}{scores['evaluated']:>8}"
+                f"  {agency:<{width}}{scores['evaluated']:>8}"
                 + "".join(
                     _f1_cell(scores[name], width)
                     for name, width in (("peace", 8), ("rights", 8), ("humanitarian", 9), ("groups", 8))
