@@ -162,7 +162,11 @@ def by_agency(labels: list[dict[str, Any]], predictions: dict[str, dict[str, Any
             agency = predictions[label["id"]].get("agency_code") or "(no agency)"
             labels_by_agency.setdefault(agency, []).append(label)
     ordered = sorted(labels_by_agency.items(), key=lambda item: (-len(item[1]), item[0]))
-    return {agency: evaluate(agency_labels, predictions) for agency, agency_labels in ordered}
+    # Only found labels are grouped, so no agency has ids that were not found.
+    return {
+        agency: {key: value for key, value in evaluate(agency_labels, predictions).items() if key != "not_found"}
+        for agency, agency_labels in ordered
+    }
 
 
 def evaluate_publication(
@@ -173,10 +177,7 @@ def evaluate_publication(
     report = evaluate(labels, predictions)
     report["published_db"] = str(published_db)
     if with_agencies:
-        report["by_agency"] = {
-            agency: {key: value for key, value in scores.items() if key != "not_found"}
-            for agency, scores in by_agency(labels, predictions).items()
-        }
+        report["by_agency"] = by_agency(labels, predictions)
     if with_disagreements:
         report["disagreements"] = disagreements(labels, predictions)
     return report
@@ -197,14 +198,15 @@ def format_evaluation(report: dict[str, Any]) -> str:
     lines.append("confusion (rows gold 0-3, columns predicted 0-3):")
     lines.extend("  " + " ".join(f"{count:>4}" for count in row) for row in marker["confusion"]["matrix"])
     if "by_agency" in report:
-        width = max([12, *(len(agency) + 2 for agency in report["by_agency"])])
+        agency_width = max([12, *(len(agency) + 2 for agency in report["by_agency"])])
         lines.append("by agency (F1; marker exact):")
         lines.append(
-            f"  {'agency':<{width}}{'records':>8}{'peace':>8}{'rights':>8}{'humanit.':>9}{'groups':>8}{'exact':>8}"
+            f"  {'agency':<{agency_width}}{'records':>8}"
+            f"{'peace':>8}{'rights':>8}{'humanit.':>9}{'groups':>8}{'exact':>8}"
         )
         for agency, scores in report["by_agency"].items():
             lines.append(
-                f"  {agency:<{width}}{scores['evaluated']:>8}"
+                f"  {agency:<{agency_width}}{scores['evaluated']:>8}"
                 + "".join(
                     _f1_cell(scores[name], width)
                     for name, width in (("peace", 8), ("rights", 8), ("humanitarian", 9), ("groups", 8))
