@@ -258,3 +258,37 @@ def test_peace_false_friends_are_guarded_but_stabilisation_of_areas_is_peace(tmp
         "XM-DAC-41146-FF-D4": False,
         "XM-OCHA-CBPF-FF-NUTRITION": False,
     }
+
+
+def test_the_fourth_session_phrases_read_what_they_name(tmp_path: Path) -> None:
+    # One programme per criteria change of 2026-11-29 (fourth session; docs/criteria.md), each written so that
+    # only that change's phrase can decide the tag asserted.
+    home = Home(tmp_path / "home").ensure()
+    ingest_paths([FIXTURES / "iati" / "fourth_session_phrases.xml"], home)
+    build_audit_publish(home)
+    tags = {
+        programme_id.removeprefix("XM-DAC-41114-PH-"): (marker, humanitarian)
+        for programme_id, marker, humanitarian in _query(
+            home.published_db, "select programme_id, hr_marker, is_humanitarian from dim_programme"
+        )
+    }
+    groups = set(_query(home.published_db, "select programme_id, group_code::varchar from bridge_programme_group"))
+    needs_rule = {
+        programme_id
+        for (programme_id,) in _query(
+            home.published_db,
+            "select programme_id from fct_programme_evidence where rule_id = 'text.protection.needs'",
+        )
+    }
+    # Protection needs to be met are an objective (significant); social protection needs (safety nets) are not.
+    assert tags["PROTECTION-NEEDS"][0] == 2
+    assert needs_rule == {"XM-DAC-41114-PH-PROTECTION-NEEDS"}
+    # "Rights-based" counts in any phrase, not only before "approach".
+    assert tags["RIGHTS-BASED"][0] == 2
+    # The national response to COVID-19, and a COVID-19 medical response, are an emergency response; a national
+    # response to HIV is a standing programme.
+    assert tags["NATIONAL-RESPONSE"][1] and tags["MEDICAL-RESPONSE"][1]
+    assert not tags["NATIONAL-RESPONSE-HIV"][1]
+    # "With and without disabilities" names persons with disabilities; "female migrants" names women.
+    assert ("XM-DAC-41114-PH-WITH-AND-WITHOUT", "persons_with_disabilities") in groups
+    assert ("XM-DAC-41114-PH-FEMALE-MIGRANTS", "women_girls") in groups
