@@ -51,6 +51,15 @@ class AirflowStartError(RuntimeError):
     """Airflow did not come up (the message says what was seen and where the log is)."""
 
 
+def _describe(process: psutil.Process) -> str:
+    """``pid command line`` of a process, shortened, for a log line (or ``pid (gone)``)."""
+    try:
+        command = " ".join(process.cmdline()) or process.name()
+    except psutil.Error:
+        return f"{process.pid} (gone)"
+    return f"{process.pid} {command[:120]}"
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -81,6 +90,8 @@ class AirflowStandalone:
         self.process: subprocess.Popen[bytes] | None = None
         self._token: str | None = None
         self._known_pids: set[int] = set()
+        #: How many processes the last stop() had to SIGKILL (0 when every component shut down on its own).
+        self.killed_on_stop = 0
 
     # ------------------------------------------------------------------ configuration
 
@@ -251,28 +262,44 @@ class AirflowStandalone:
         time.sleep(seconds)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop every process this instance started: SIGTERM, wait up to ``timeout``, then SIGKILL."""
+        """Stop every process this instance started: SIGTERM each once, wait up to ``timeout``, then SIGKILL."""
         if self.process is None:
             return
         process, self.process = self.process, None
         started = time.monotonic()
         targets = self._processes(process.pid)
-        _kill_group(process.pid, signal.SIGTERM)
-        for target in targets:
-            with contextlib.suppress(psutil.Error):
-                target.terminate()
         interrupted: BaseException | None = None
         try:
-            _, alive = psutil.wait_procs(targets, timeout=timeout)
+            components = _children(process.pid)
+            if process.poll() is None and components:
+                # Each component (scheduler, dag-processor, triggerer, api-server) gets ONE SIGTERM and stops its
+                # own workers, as on `airflow standalone`'s Ctrl-C; the standalone, which only relays their output,
+                # goes last. A SIGTERM to every process at once reached the scheduler twice: the second aborted
+                # its LocalExecutor shutdown half way and left the idle workers waiting for good (seen: the full
+                # grace period, then 6 processes killed, in one stop out of four).
+                _terminate(components)
+                _wait_until_stopped(components, timeout)
+                process.terminate()
+            else:  # starting up, or the standalone is gone: every process left gets its one SIGTERM from here
+                _terminate(targets)
+            alive = _wait_until_stopped(targets, max(1.0, timeout - (time.monotonic() - started)))
         except KeyboardInterrupt as error:  # a second Ctrl-C: stop waiting, kill now
             interrupted, alive = error, targets
         # Anything still there (or started while we were stopping) is killed.
-        leftovers = {p.pid: p for p in [*alive, *self._processes(process.pid)]}
+        leftovers = {p.pid: p for p in [*alive, *self._processes(process.pid)] if _is_running(p)}
+        if leftovers:
+            log.warning(
+                "Killing %d Airflow process(es) still running %.0f s after being asked to stop: %s",
+                len(leftovers),
+                time.monotonic() - started,
+                "; ".join(_describe(p) for p in leftovers.values()),
+            )
         _kill_group(process.pid, signal.SIGKILL)
         for target in leftovers.values():
             with contextlib.suppress(psutil.Error):
                 target.kill()
         psutil.wait_procs(list(leftovers.values()), timeout=10)
+        self.killed_on_stop = len(leftovers)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=10)
         log.info(
@@ -364,6 +391,42 @@ class AirflowStandalone:
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _children(pid: int) -> list[psutil.Process]:
+    """The direct children of a process (none when it is gone)."""
+    try:
+        return psutil.Process(pid).children(recursive=False)
+    except psutil.Error:
+        return []
+
+
+def _terminate(processes: list[psutil.Process]) -> None:
+    """SIGTERM each process once; one that is already gone is skipped."""
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.terminate()
+
+
+def _wait_until_stopped(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process has exited, or ``timeout``; return those still running.
+
+    A component that has exited stays a zombie until the standalone reaps it, and psutil waits for a process
+    that is not our child until its pid is gone: so a zombie counts as stopped here.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        running = [process for process in processes if _is_running(process)]
+        if not running or time.monotonic() >= deadline:
+            return running
+        time.sleep(0.2)
+
+
+def _is_running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _kill_group(pgid: int, sig: signal.Signals) -> None:

@@ -119,6 +119,8 @@ def test_drops_are_claimed_ingested_and_published(tmp_path: Path, record_propert
         seen_pids.update(process.pid for process in airflow.surviving_processes())
 
     assert len(seen_pids) >= 4, "api-server, scheduler, dag-processor and triggerer should have been seen"
+    # Every component stopped on its one SIGTERM: nothing waited out the grace period to be killed.
+    assert airflow.killed_on_stop == 0
     assert airflow.surviving_processes() == []
     alive = [pid for pid in seen_pids if _alive(pid)]
     assert alive == [], f"airflow processes survived stop(): {alive}"
