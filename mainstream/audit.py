@@ -27,6 +27,7 @@ AUDITED_MARTS = (
     "fct_marker_discrepancy",
     "bridge_programme_right",
     "bridge_programme_group",
+    "bridge_programme_code",
     "bridge_programme_sdg_target",
     "bridge_programme_treaty",
     "coverage_pillar",

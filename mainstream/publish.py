@@ -61,9 +61,11 @@ def publish(build_db: Path, published_db: Path, run_id: str, audit_summary: dict
                 tables.append(f"{target_schema}.{name}")
         if not any(table.startswith("main.") for table in tables):
             raise RuntimeError(f"{build_db}: no marts to publish (was dbt build run?)")
+        # The criteria version every tag of this publication records, once, next to the run that published it.
         connection.execute(
             "create table publication.main.publication as select ? as run_id, ?::timestamptz as published_at, "
-            "? as audit_summary",
+            "? as audit_summary, (select criteria_version from build.intermediate.int_criteria_version) "
+            "as criteria_version",
             [run_id, published_at, json.dumps(audit_summary)],
         )
         connection.execute("detach publication")

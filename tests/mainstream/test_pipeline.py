@@ -260,11 +260,11 @@ def test_peace_false_friends_are_guarded_but_stabilisation_of_areas_is_peace(tmp
     }
 
 
-def test_the_fourth_session_phrases_read_what_they_name(tmp_path: Path) -> None:
-    # One programme per criteria change of 2026-11-29 (fourth session; docs/criteria.md), each written so that
+def test_criteria_changes_read_what_they_name(tmp_path: Path) -> None:
+    # One programme per criteria change of the fourth and fifth sessions (docs/criteria.md), each written so that
     # only that change's phrase can decide the tag asserted.
     home = Home(tmp_path / "home").ensure()
-    ingest_paths([FIXTURES / "iati" / "fourth_session_phrases.xml"], home)
+    ingest_paths([FIXTURES / "iati" / "criteria_change_phrases.xml"], home)
     build_audit_publish(home)
     tags = {
         programme_id.removeprefix("XM-DAC-41114-PH-"): (marker, humanitarian)
@@ -292,3 +292,6 @@ def test_the_fourth_session_phrases_read_what_they_name(tmp_path: Path) -> None:
     # "With and without disabilities" names persons with disabilities; "female migrants" names women.
     assert ("XM-DAC-41114-PH-WITH-AND-WITHOUT", "persons_with_disabilities") in groups
     assert ("XM-DAC-41114-PH-FEMALE-MIGRANTS", "women_girls") in groups
+    # "Con o sin" (with or without) names what follows both ways; a bare "sin" still negates it.
+    assert ("XM-DAC-41114-PH-CON-O-SIN", "migrants") in groups
+    assert ("XM-DAC-41114-PH-SIN", "migrants") not in groups

@@ -21,6 +21,10 @@ def _build_file(path: Path, programmes: list[str]) -> Path:
         connection.executemany("insert into marts.dim_programme values (?)", [[p] for p in programmes])
         connection.execute("create table criteria.criteria_pillars as select 'peace' as pillar_code")
         connection.execute("create table staging.private_table as select 1 as x")
+        connection.execute("create schema intermediate")
+        connection.execute(
+            "create table intermediate.int_criteria_version as select 'crit-0123456789ab' as criteria_version"
+        )
     return path
 
 
@@ -35,7 +39,10 @@ def test_publish_copies_marts_and_criteria_but_not_private_schemas(tmp_path: Pat
     assert sorted(publication.tables) == ["criteria.criteria_pillars", "main.dim_programme"]
     with duckdb.connect(str(published), read_only=True) as connection:
         assert _programmes(connection) == ["A", "B"]
-        assert connection.execute("select run_id from publication").fetchone() == ("run-1",)
+        assert connection.execute("select run_id, criteria_version from publication").fetchone() == (
+            "run-1",
+            "crit-0123456789ab",
+        )
         schemas = {row[0] for row in connection.execute("select schema_name from duckdb_schemas()").fetchall()}
         assert "staging" not in schemas
     assert list(published.parent.iterdir()) == [published], "no temporary file is left behind"

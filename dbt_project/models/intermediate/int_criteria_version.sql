@@ -5,6 +5,7 @@
     'criteria_code_rules', 'criteria_text_rules', 'criteria_text_phrases', 'criteria_negation_cues',
     'criteria_rights', 'criteria_right_treaty_articles', 'criteria_treaties', 'criteria_rights_holder_groups',
     'criteria_hrba_principles', 'criteria_duty_bearer_areas', 'criteria_pillars', 'criteria_marker_levels',
+    'criteria_publisher_marker_claims',
 ] %}
 
 with

@@ -85,7 +85,10 @@ per_programme as (
                 )
             )
             as has_humanitarian_evidence,
-        max(marker_level) filter (where source_field like 'policy_marker:%') as publisher_marker_level,
+        -- What the record shows besides the publisher's own policy markers, to set their claim against (text
+        -- evidence has no source_field here: its field is read from the rank).
+        max(marker_level) filter (where not coalesce(source_field like 'policy_marker:%', false))
+            as marker_without_self_report,
         count(*) as evidence_count,
         -- How much evidence sits at each level: the marker's own evidence count is the one at its level.
         count(*) filter (where marker_level = 3) as level_3_count,
@@ -135,7 +138,8 @@ assessed as (
         publisher_markers.publisher_gender_marker,
         publisher_markers.publisher_governance_marker,
         publisher_markers.publisher_disability_marker,
-        per_programme.publisher_marker_level,
+        publisher_markers.publisher_marker_level,
+        coalesce(per_programme.marker_without_self_report, 0) as marker_without_self_report,
         coalesce(per_programme.evidence_count, 0) as evidence_count,
         per_programme.cited_ranks[1] as marker_strength_rank,
         case per_programme.hr_marker
@@ -147,7 +151,7 @@ assessed as (
         'Marker ' || coalesce(per_programme.hr_marker, 0) || ' (' || marker_levels.marker_label || ')'
             || coalesce(
                 ': ' || justification.cited_evidence,
-                ': no human rights evidence found in text or codes'
+                ': no human rights objective or mention found (rights served without being named: bridge_programme_right, level 0)'
             )
             as marker_justification,
         criteria_version.criteria_version

@@ -1,4 +1,6 @@
--- Self-reported vs computed: the publisher's own policy markers next to the computed human rights marker.
+-- Self-reported vs computed: what the publisher's own policy markers claim on the human rights marker's scale
+-- (criteria_publisher_marker_claims), set against what the rest of the record shows. The published hr_marker
+-- also credits the markers themselves (a marker alone is "limited"), so the comparison leaves them out.
 
 with
 
@@ -8,26 +10,34 @@ programmes as (
 
 ),
 
+assessments as (
+
+    select * from {{ ref('int_programme_assessment') }}
+
+),
+
 final as (
 
     select
-        programme_id,
-        agency_code,
-        country_code,
-        publisher_gender_marker,
-        publisher_governance_marker,
-        publisher_disability_marker,
-        publisher_marker_level,
-        hr_marker,
-        hr_marker - publisher_marker_level as marker_difference,
+        programmes.programme_id,
+        programmes.agency_code,
+        programmes.country_code,
+        programmes.publisher_gender_marker,
+        programmes.publisher_governance_marker,
+        programmes.publisher_disability_marker,
+        programmes.publisher_marker_level,
+        programmes.hr_marker,
+        assessments.marker_without_self_report,
+        assessments.marker_without_self_report - programmes.publisher_marker_level as marker_difference,
         case
-            when publisher_marker_level is null then 'not self-reported'
-            when hr_marker > publisher_marker_level then 'computed higher'
-            when hr_marker < publisher_marker_level then 'computed lower'
+            when programmes.publisher_marker_level is null then 'not self-reported'
+            when assessments.marker_without_self_report > programmes.publisher_marker_level then 'computed higher'
+            when assessments.marker_without_self_report < programmes.publisher_marker_level then 'computed lower'
             else 'agree'
         end as discrepancy,
-        marker_justification
+        programmes.marker_justification
     from programmes
+    inner join assessments on assessments.programme_id = programmes.programme_id
 
 )
 
