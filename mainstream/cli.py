@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from mainstream.home import Home
+from mainstream.signals import sigterm_raises_system_exit
 
 log = logging.getLogger("mainstream")
 
@@ -27,7 +28,11 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     home = Home(Path(args.home).resolve()) if args.home else Home.from_env()
     try:
-        return int(args.handler(args, home) or 0)
+        with sigterm_raises_system_exit():  # a stopped command stops what it started (dbt) and closes its run
+            return int(args.handler(args, home) or 0)
+    except FileNotFoundError as error:  # a path given on the command line, or nothing published yet
+        print(f"mainstream {args.command}: {error}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # The reader went away (`mainstream eval ... | head`): stop quietly, as other command-line tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -41,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--home", help="state directory (default: $MAINSTREAM_HOME or ./var)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
 
     demo = commands.add_parser(
         "demo", help="start Airflow on 127.0.0.1, drop the sample extracts, wait for the publication, stop"
@@ -63,7 +68,10 @@ def _parser() -> argparse.ArgumentParser:
             "exit codes: 0 published; 2 the audit blocked publication (the previous publication stays); "
             "3 the dbt build failed; 4 nothing new was loaded and nothing waits for a build, so nothing was "
             "rebuilt or republished (also when no extract was ever loaded); 5 the machine could not hold a file "
-            "(disk full): files not yet loaded stay where they are, so run again once space is freed. --rebuild "
+            "(disk full): files not yet loaded stay where they are, so run again once space is freed; 6 the audit "
+            "or the publication could not run (an error, not failed expectations: the run is audit_error or "
+            "publish_error, the previous publication stays); 143 stopped by SIGTERM (130 Ctrl-C): dbt is stopped "
+            "too and the run recorded as interrupted. --rebuild "
             "rebuilds and republishes anyway, e.g. after a criteria change in dbt_project/seeds/."
         ),
     )
@@ -115,7 +123,13 @@ def _demo(args: argparse.Namespace, home: Home) -> int:
 def _process(args: argparse.Namespace, home: Home) -> int:
     from ingest.errors import StorageFullError
     from mainstream.ledger import Ledger
-    from mainstream.pipeline import AuditBlockedError, NothingToBuildError, build_audit_publish, ingest_paths
+    from mainstream.pipeline import (
+        AuditBlockedError,
+        NothingToBuildError,
+        PipelineStepError,
+        build_audit_publish,
+        ingest_paths,
+    )
     from mainstream.summary import format_summary, publication_summary
     from mainstream.transform import BuildFailedError
 
@@ -175,6 +189,12 @@ def _process(args: argparse.Namespace, home: Home) -> int:
         log.error("%s", error)
         result["error"] = str(error)
         exit_code = 4
+    except PipelineStepError as error:  # the audit or publication could not run; recorded in the ledger
+        log.error("%s", error)
+        log.debug("traceback", exc_info=error.__cause__)
+        result["run"] = error.run.__dict__
+        result["error"] = str(error)
+        exit_code = 6
     if any(drop.state == "quarantined" for drop in drops) and exit_code == 0:
         log.warning("some files were quarantined: see %s", home.quarantine)
     if args.json:

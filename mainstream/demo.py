@@ -14,12 +14,10 @@ Exit codes: 0 published (or nothing new to publish), 1 timeout, 2 a DAG run or t
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
 import shutil
-import signal
 import time
 import uuid
 from collections import Counter
@@ -30,6 +28,7 @@ from typing import Any
 
 from mainstream.home import SAMPLE_DATA_DIR, Home
 from mainstream.ledger import Ledger
+from mainstream.signals import sigterm_raises_system_exit
 
 log = logging.getLogger(__name__)
 
@@ -87,15 +86,19 @@ def drop_file(source: Path, landing: Path, agency: str) -> Path:
 
 
 def run_demo(home: Home, timeout: float, port: int) -> int:
-    from mainstream.airflow_standalone import AirflowStandalone, AirflowStartError
-
     wall_started = time.monotonic()
     drops = sample_drops()
     if not drops:
         log.error("no sample extracts under %s", SAMPLE_DATA_DIR)
         return 1
     home.ensure()
-    previous_handler = _raise_on_sigterm()
+    with sigterm_raises_system_exit():
+        return _run_demo(home, timeout, port, drops, wall_started)
+
+
+def _run_demo(home: Home, timeout: float, port: int, drops: list[SampleDrop], wall_started: float) -> int:
+    from mainstream.airflow_standalone import AirflowStandalone, AirflowStartError
+
     standalone = AirflowStandalone(home, port=port)
     try:
         try:
@@ -117,7 +120,6 @@ def run_demo(home: Home, timeout: float, port: int) -> int:
         code = _report(home, standalone, progress, drop_to_published, timeout)
     finally:
         standalone.stop()
-        _restore_sigterm(previous_handler)
     print(f"Total wall time (start Airflow, drop, publish, stop): {time.monotonic() - wall_started:.1f} s")
     return code
 
@@ -258,24 +260,6 @@ def _report_drops(progress: Progress, only_problems: bool) -> None:
             f"  {name}: {row['state']}, {row['rows_loaded']} loaded, {row['rows_rejected']} rejected"
             + (f" - {row['reason']}" if row["reason"] else "")
         )
-
-
-def _raise_on_sigterm() -> Any:
-    """Turn SIGTERM into SystemExit so Airflow is stopped on the way out (main thread only)."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        return signal.getsignal(signal.SIGTERM)
-
-
-def _restore_sigterm(handler: Any) -> None:
-    # ValueError: not the main thread; TypeError: the previous handler was not set from Python.
-    with contextlib.suppress(ValueError, TypeError):
-        signal.signal(signal.SIGTERM, handler)
 
 
 def _sha256(path: Path) -> str:

@@ -7,6 +7,8 @@ it at once, and SQLite's locking lets them.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 SCHEMA = """
 create table if not exists drops (
@@ -45,7 +49,8 @@ create table if not exists pipeline_runs (
     audit_success integer,
     failed_expectations text,
     published_path text,
-    message text
+    message text,
+    owner text
 );
 """
 
@@ -62,7 +67,7 @@ RUN_STATES = (
     "audit_error",  # the audit could not run (an error, not failed expectations)
     "publish_error",  # publishing failed after a passed audit
     "superseded",  # another run rebuilt the build file before this one was audited or published
-    "interrupted",  # its process was stopped while it was running; a retry of the same Airflow run took over
+    "interrupted",  # its process was stopped while it was running (Ctrl-C, SIGTERM, a killed or retried task)
 )
 #: States of runs whose dbt build finished: the build read every extract in the raw zone when the run started.
 BUILT_RUN_STATES = ("built", "audited", "published", "audit_failed", "audit_error", "publish_error", "superseded")
@@ -70,6 +75,30 @@ BUILT_RUN_STATES = ("built", "audited", "published", "audit_failed", "audit_erro
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def utc_now_precise() -> str:
+    """Now, to the microsecond: for the two times that decide whether a build holds a drop (a drop's
+    ``recorded_at``, a build's ``started_at``), which are often in the same second."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def this_process() -> str:
+    """``host:pid`` of this process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _process_is_gone(owner: str) -> bool:
+    """Whether the ``host:pid`` process has ended; False for a process on another host (it cannot be checked)."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        return psutil.Process(int(pid)).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
 
 
 @dataclass
@@ -114,6 +143,9 @@ class RunRecord:
     failed_expectations: list[str] = field(default_factory=list)
     published_path: str | None = None
     message: str | None = None
+    #: ``host:pid`` of the process that opened the run: a later build closes a run left ``running`` by a
+    #: process that no longer exists (killed with SIGKILL, out of memory).
+    owner: str | None = field(default_factory=lambda: this_process())
 
 
 class Ledger:
@@ -128,6 +160,10 @@ class Ledger:
             columns = {row["name"] for row in connection.execute("pragma table_info(drops)")}
             if "recorded_at" not in columns:
                 connection.execute("alter table drops add column recorded_at text")
+            # ... and pipeline_runs.owner (their runs are never closed as orphans).
+            run_columns = {row["name"] for row in connection.execute("pragma table_info(pipeline_runs)")}
+            if "owner" not in run_columns:
+                connection.execute("alter table pipeline_runs add column owner text")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -166,8 +202,9 @@ class Ledger:
 
         A build reads the whole raw zone, so a drop is in every build that began after it was loaded; those
         recorded (after their Parquet was written) at or after the moment the latest finished build began (any
-        state in :data:`BUILT_RUN_STATES`) are not known to be in one (times have one-second resolution: a drop
-        recorded in the second a build began counts as not built). All loaded drops when no build ever finished.
+        state in :data:`BUILT_RUN_STATES`) are not known to be in one (both times are written to the microsecond;
+        in ledgers from before, to the second, a drop recorded in the second a build began counts as not built).
+        All loaded drops when no build ever finished.
         """
         states = ", ".join("?" for _ in BUILT_RUN_STATES)
         with self._connect() as connection:
@@ -184,7 +221,7 @@ class Ledger:
         return [dict(row) for row in rows]
 
     def record_drop(self, drop: DropRecord) -> None:
-        drop.recorded_at = utc_now()
+        drop.recorded_at = utc_now_precise()
         values = asdict(drop)
         columns = ", ".join(values)
         placeholders = ", ".join(f":{name}" for name in values)
@@ -215,6 +252,30 @@ class Ledger:
             connection.executemany(
                 "update pipeline_runs set state = 'interrupted', finished_at = ?, message = ? where run_id = ?",
                 [(utc_now(), f"its process stopped; run {keep_run_id} (a retry) took over", run_id) for run_id in ids],
+            )
+        return ids
+
+    def close_orphaned_runs(self, keep_run_id: str) -> list[str]:
+        """Mark ``interrupted`` every unfinished run whose process has ended; return their ids.
+
+        Unfinished: ``running`` (opened, waiting for the build lock or building), or ``built``/``audited`` for a
+        CLI run, whose one process builds, audits and publishes. A process stopped by SIGTERM or Ctrl-C closes
+        its own run; this closes those killed outright (SIGKILL, out of memory), checked by the ``host:pid`` that
+        opened them. Runs from other hosts, and runs from ledgers written before owners were recorded, are left.
+        """
+        with self._connect() as connection:
+            rows = connection.execute(
+                "select run_id, owner from pipeline_runs where run_id != ? and owner is not null"
+                " and (state = 'running' or (state in ('built', 'audited') and trigger = 'cli'))",
+                (keep_run_id,),
+            ).fetchall()
+            ids = [row["run_id"] for row in rows if _process_is_gone(row["owner"])]
+            connection.executemany(
+                "update pipeline_runs set state = 'interrupted', finished_at = ?, message = ? where run_id = ?",
+                [
+                    (utc_now(), f"its process ended before the run finished; closed by run {keep_run_id}", run_id)
+                    for run_id in ids
+                ],
             )
         return ids
 

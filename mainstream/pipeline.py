@@ -18,7 +18,7 @@ from ingest.drops import (
     normalise_agency,
 )
 from mainstream.home import Home
-from mainstream.ledger import DropRecord, Ledger, RunRecord, utc_now
+from mainstream.ledger import DropRecord, Ledger, RunRecord, utc_now, utc_now_precise
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,18 @@ class AuditBlockedError(RuntimeError):
 
 class NothingToBuildError(RuntimeError):
     """No extract has been loaded yet."""
+
+
+class PipelineStepError(RuntimeError):
+    """A step failed with an unexpected error (not a dbt failure, not a blocked audit); the run records it."""
+
+    def __init__(self, run: RunRecord, state: str, error: Exception) -> None:
+        super().__init__(
+            f"run {run.run_id}: {state} - {type(error).__name__}: {error} (the previous publication stays; "
+            "the full traceback is in the log with --verbose)"
+        )
+        self.run = run
+        self.state = state
 
 
 class BuildChangedError(RuntimeError):
@@ -135,15 +147,17 @@ def require_own_build(home: Home, run: RunRecord) -> None:
 
 
 def build(home: Home, run: RunRecord, ledger: Ledger) -> None:
-    """dbt build (seeds, models, tests) into the private build file."""
+    """dbt build (seeds, models, tests) into the private build file (the caller holds the build lock)."""
     from mainstream.transform import BuildFailedError, run_dbt
 
+    if orphans := ledger.close_orphaned_runs(keep_run_id=run.run_id):
+        log.warning("run(s) %s left unfinished by a process that has ended: marked interrupted", ", ".join(orphans))
     if not has_extracts(home):
         raise NothingToBuildError(f"no extract loaded under {home.raw}; drop or process a file first")
     # From here until it succeeds the file holds no run's finished build.
     _build_stamp(home).unlink(missing_ok=True)
     # The build reads the raw zone from now on: drops recorded later may not be in it (loaded_drops_not_built).
-    run.started_at = utc_now()
+    run.started_at = utc_now_precise()
     ledger.record_run(run)
     try:
         run_dbt(home, "build")
@@ -199,16 +213,40 @@ def start_run(home: Home, trigger: str) -> tuple[RunRecord, Ledger]:
     return run, ledger
 
 
+#: What an unexpected error means for a run, by the step it was in (the state it last reached).
+_ERROR_STATES = {"running": "build_failed", "built": "audit_error", "audited": "publish_error"}
+
+
 def build_audit_publish(home: Home, trigger: str = "cli") -> RunRecord:
-    """Build, audit and publish in one go (holding the build lock throughout)."""
+    """Build, audit and publish in one go (holding the build lock throughout).
+
+    The run is always closed: expected outcomes by the steps themselves; an unexpected error as ``build_failed``,
+    ``audit_error`` or ``publish_error`` by the step it was in (raised as :class:`PipelineStepError`); Ctrl-C or
+    SIGTERM (as SystemExit) as ``interrupted``.
+    """
+    from mainstream.transform import BuildFailedError
+
     run, ledger = start_run(home, trigger)
-    with build_lock(home):
-        try:
-            build(home, run, ledger)
-        except NothingToBuildError as error:
-            _finish(run, ledger, "nothing_to_build", str(error))
+    try:
+        with build_lock(home):
+            try:
+                build(home, run, ledger)
+            except NothingToBuildError as error:
+                _finish(run, ledger, "nothing_to_build", str(error))
+                raise
+            return audit_and_publish(home, run, ledger)
+    except (NothingToBuildError, BuildFailedError, AuditBlockedError, BuildChangedError):
+        raise  # recorded by the step
+    except (KeyboardInterrupt, SystemExit):
+        if run.state in _ERROR_STATES:
+            _finish(run, ledger, "interrupted", f"stopped (Ctrl-C or SIGTERM) in state {run.state}")
+        raise
+    except Exception as error:
+        if run.state not in _ERROR_STATES:
             raise
-        return audit_and_publish(home, run, ledger)
+        state = _ERROR_STATES[run.state]
+        _finish(run, ledger, state, f"{type(error).__name__}: {error}")
+        raise PipelineStepError(run, state, error) from error
 
 
 def _stop_if_superseded(home: Home, run: RunRecord, ledger: Ledger) -> None:

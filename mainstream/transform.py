@@ -53,6 +53,8 @@ def run_dbt(home: Home, *args: str) -> BuildResult:
     command = list(args) or ["build"]
     executable = Path(sys.executable).with_name("dbt")
     log.info("dbt %s (project %s, build file %s)", " ".join(command), DBT_PROJECT_DIR, home.build_db)
+    # Interrupted (Ctrl-C, or SIGTERM raised as SystemExit by the CLI), subprocess.run kills dbt before going on:
+    # an orphaned dbt would keep writing the build file without the build lock.
     completed = subprocess.run(
         [str(executable), *command, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
         env={**os.environ, **dbt_environment(home)},

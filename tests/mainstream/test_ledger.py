@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from mainstream.ledger import DropRecord, Ledger, RunRecord
+from mainstream.ledger import DropRecord, Ledger, RunRecord, utc_now_precise
 
 
 def _loaded(extract_id: str, received_at: str) -> DropRecord:
@@ -30,6 +30,17 @@ def test_a_drop_written_after_a_build_began_waits_for_the_next_build(tmp_path: P
     with sqlite3.connect(tmp_path / "ledger.sqlite") as connection:
         connection.execute("update drops set recorded_at = '2026-11-29T09:30:00+00:00' where extract_id = 'early'")
     assert [row["extract_id"] for row in ledger.loaded_drops_not_built()] == ["racing"]
+
+
+def test_a_build_begun_in_the_second_a_drop_was_recorded_holds_it(tmp_path: Path) -> None:
+    """`process` records a drop and starts its build within milliseconds; at one-second resolution the drop
+    looked unbuilt, so the next duplicate-only drop rebuilt everything and exited 0 instead of 4."""
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.record_drop(_loaded("a", "2026-11-29T09:00:00+00:00"))
+    ledger.record_run(RunRecord(run_id="r1", trigger="cli", state="published", started_at=utc_now_precise()))
+    assert ledger.loaded_drops_not_built() == []
+    ledger.record_drop(_loaded("b", "2026-11-29T09:00:01+00:00"))  # recorded after the build began
+    assert [row["extract_id"] for row in ledger.loaded_drops_not_built()] == ["b"]
 
 
 def test_a_ledger_from_before_recorded_at_gains_the_column_and_keeps_its_rows(tmp_path: Path) -> None:
