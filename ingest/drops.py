@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import IngestError, StorageFullError, UnknownAgencyError, UnreadableFileError
-from ingest.raw_zone import Lineage, discard_extract, programme_agencies, write_extract
+from ingest.raw_zone import Lineage, discard_extract, extract_is_superseded, programme_agencies, write_extract
 from ingest.records import ProgrammeRecord, RecordProblem
 from mainstream.home import DBT_PROJECT_DIR, Home
 from mainstream.ledger import DropRecord, Ledger
@@ -144,7 +144,15 @@ def ingest_file(
         source_format=source_format,
         received_at=received.isoformat(timespec="seconds"),
     )
+    notes: list[str] = []  # how the whole file was read, when its agency should know (e.g. its encoding)
     earlier = _earlier_load(ledger, content_hash, source_format, agency)
+    if earlier and extract_is_superseded(home.raw, earlier):
+        # A revert: the agency sends an earlier file again after a later one replaced its programmes.
+        notes.append(
+            f"identical to extract {earlier}, whose programmes later extracts had replaced: loaded again, so these "
+            "versions are the latest"
+        )
+        earlier = None
     if earlier:
         drop.state = "duplicate"
         drop.reason = (
@@ -155,7 +163,6 @@ def ingest_file(
         log.info("%s: %s", file_name, drop.reason)
         return drop
     problems: list[RecordProblem] = []
-    notes: list[str] = []  # how the whole file was read, when its agency should know (e.g. its encoding)
     unit = "activity" if source_format == "iati_xml" else "row"
     try:
         if source_format is None:
@@ -164,7 +171,7 @@ def ingest_file(
                 + ", ".join(sorted(FORMATS_BY_SUFFIX))
             )
         records = _read(path, source_format, agency, problems, notes)
-        lineage = Lineage(extract_id, printable(path.name), content_hash, source_format, received)
+        lineage = Lineage(extract_id, file_name, content_hash, source_format, received)
         kept = _ids_of_this_agency(_unique_ids(records, problems), problems, home.raw)
         if not kept:
             detail = _summarise(problems, path.name, unit) or "no programme records"

@@ -133,6 +133,29 @@ def programme_agencies(raw_root: Path, programme_ids: Collection[str]) -> dict[s
     return dict(rows)
 
 
+def extract_is_superseded(raw_root: Path, extract_id: str) -> bool:
+    """Whether a later extract holds a newer version of any of this extract's programmes (the warehouse keeps each
+    programme's latest version, so the later one is what is published)."""
+    own = raw_root / "programmes" / f"{extract_id}.parquet"
+    others = [path for path in (raw_root / "programmes").glob("[0-9]*.parquet") if path != own]
+    if not own.exists() or not others:
+        return False
+    with duckdb.connect() as connection:
+        [(superseded,)] = connection.execute(
+            """
+            select exists (
+                select 1
+                from read_parquet(?) as own
+                inner join read_parquet(?) as other on other.programme_id = own.programme_id
+                where other.loaded_at > own.loaded_at
+                    or (other.loaded_at = own.loaded_at and other.extract_id > own.extract_id)
+            )
+            """,
+            [str(own), [str(path) for path in others]],
+        ).fetchall()
+    return bool(superseded)
+
+
 def discard_extract(raw_root: Path, extract_id: str) -> None:
     """Remove whatever an interrupted :func:`write_extract` left of one extract (nothing when it never started)."""
     for table in RAW_TABLES:

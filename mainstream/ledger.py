@@ -177,10 +177,11 @@ class Ledger:
             connection.close()
 
     def loaded_extract_with_hash(self, content_hash: str) -> str | None:
-        """The extract id that already loaded a file with this content, if any."""
+        """The latest extract that loaded a file with this content, if any (extract ids sort by load time)."""
         with self._connect() as connection:
             row = connection.execute(
-                "select extract_id from drops where content_hash = ? and state = 'loaded' limit 1",
+                "select extract_id from drops where content_hash = ? and state = 'loaded'"
+                " order by extract_id desc limit 1",
                 (content_hash,),
             ).fetchone()
         return row["extract_id"] if row else None

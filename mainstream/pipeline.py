@@ -73,7 +73,8 @@ def ingest_paths(
     progress: bool = False,
     original_path: Path | None = None,
 ) -> list[DropRecord]:
-    """Ingest files and folders; a file's agency is ``agency`` or its ``landing/<agency>/`` folder.
+    """Ingest files and folders; a file's agency is ``agency``, or its ``landing/<agency>/`` or
+    ``claimed/<agency>/`` folder (a claimed file processed by hand, as ``mainstream status`` suggests).
 
     ``original_path``, for a single file the watcher claimed, is where the agency dropped it (``landing/...``):
     the ledger records it as the drop's ``original_path``.
@@ -90,7 +91,11 @@ def ingest_paths(
         files = tqdm(files, desc="ingest", unit="file")
     drops = []
     for path in files:
-        file_agency = normalise_agency(agency) or agency_from_landing_path(path, home.landing)
+        file_agency = (
+            normalise_agency(agency)
+            or agency_from_landing_path(path, home.landing)
+            or agency_from_landing_path(path, home.claimed)
+        )
         if file_agency is None and path.suffix.lower() != ".xml":
             file_agency = _agency_from_parent(path)
         drops.append(ingest_file(path, home, agency=file_agency, ledger=ledger, original_path=original_path))

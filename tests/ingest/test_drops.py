@@ -162,6 +162,23 @@ def test_identical_content_from_another_agency_is_a_duplicate_naming_that_agency
     assert (first.state, second.state) == ("loaded", "duplicate")
 
 
+def test_an_earlier_file_sent_again_after_a_correction_is_loaded_again(home: Home) -> None:
+    """v1, then v2 replacing its programme, then v1 again (the agency reverts v2): the third drop is not a
+    duplicate, as its programmes' published versions are v2's; it loads, and its versions are the latest."""
+    v1 = "programme_id,title,budget\nABA-1,Version A,100\n"
+    first = ingest_file(drop(home, "undp", "v1.csv", v1), home, agency="undp")
+    v2 = "programme_id,title,budget\nABA-1,Version B,999\n"
+    second = ingest_file(drop(home, "undp", "v2.csv", v2), home, agency="undp")
+    revert = ingest_file(drop(home, "undp", "v3_revert.csv", v1), home, agency="undp")
+    assert (first.state, second.state, revert.state) == ("loaded", "loaded", "loaded")
+    assert f"identical to extract {first.extract_id}" in revert.reason
+    latest = max(_programmes(home), key=lambda row: (row["loaded_at"], row["extract_id"]))
+    assert (latest["title"], latest["source_file"]) == ("Version A", "v3_revert.csv")
+    # Sent once more, v1 changes nothing: the revert's extract is still the latest, so it is a duplicate.
+    again = ingest_file(drop(home, "undp", "v1_again.csv", v1), home, agency="undp")
+    assert again.state == "duplicate" and revert.extract_id in again.reason
+
+
 # ------------------------------------------------------------------------------------------ IATI values
 
 
@@ -285,3 +302,5 @@ def test_agency_folder_names_are_one_agency_whatever_their_case(home: Home) -> N
     direct = ingest_file(drop(home, "x", "c.csv", content), home, agency="UNDP")
     assert (first.state, first.agency_ref) == ("loaded", "undp")
     assert [(drop_.state, drop_.agency_ref) for drop_ in (*again, direct)] == [("duplicate", "undp")] * 2
+    # Lineage names the file as the agency dropped it, not with the watcher's claim prefix.
+    assert [programme["source_file"] for programme in _programmes(home)] == ["a.csv"]

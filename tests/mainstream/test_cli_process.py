@@ -116,3 +116,15 @@ def test_a_full_disk_exits_5_leaves_the_file_and_builds_nothing(
     assert main(["--home", str(home.root), "process", "--json", str(landed)]) == 5
     assert "No space left on device" in json.loads(capsys.readouterr().out)["error"]
     assert landed.exists() and builds == []
+
+
+def test_a_claimed_file_processed_by_hand_keeps_its_claimed_folders_agency(home: Home, builds) -> None:
+    """`mainstream status` suggests `mainstream process PATH` for a file left in claimed/<agency>/: its folder
+    names the agency, as landing/<agency>/ does, even for an agency not in ref_agencies."""
+    claimed = home.claimed / "itc" / "0123456789ab__programmes.csv"
+    claimed.parent.mkdir(parents=True)
+    claimed.write_text("programme_id,title\nITC-1,Trade facilitation\n", encoding="utf-8")
+    assert main(["--home", str(home.root), "process", "--json", str(claimed)]) == 0
+    [drop] = Ledger(home.state_db).recent_drops()
+    assert (drop["state"], drop["agency_ref"], drop["file_name"]) == ("loaded", "itc", "programmes.csv")
+    assert not claimed.exists(), "moved to archive/"
