@@ -407,7 +407,9 @@ def _earlier_load(ledger: Ledger, content_hash: str, source_format: str | None, 
 def _agency_of(ledger: Ledger, extract_id: str, agency: str | None) -> str:
     """`` (agency x)`` when the earlier extract came from another agency than this drop, else nothing."""
     earlier_agency = ledger.agency_of_extract(extract_id)
-    return f" (agency {earlier_agency})" if earlier_agency and agency and earlier_agency != agency else ""
+    if not earlier_agency or not agency or agency_code(earlier_agency) == agency_code(agency):
+        return ""  # the same agency, however it was named (IATI's XM-DAC-41140 is landing/wfp/)
+    return f" (agency {agency_code(earlier_agency)})"
 
 
 def _rejected_count(problems: list[RecordProblem]) -> int:

@@ -409,22 +409,24 @@ def _linked(path: Path, scratch: Path) -> Path:
 def _read_json(path: Path) -> TabularRows:
     """An array of flat objects, an object holding one such array, one object, or one object per line (NDJSON)."""
     text = _utf8_text(path)
+    numbered: list[tuple[int, object]]  # (record number, record): NDJSON records are numbered by their line
     try:
         document = json.loads(text)
-        records = _records_from_document(path, document)
+        numbered = list(enumerate(_records_from_document(path, document), start=1))
     except json.JSONDecodeError as whole_error:
-        records = []
+        numbered = []
         # Lines end at "\n" only: str.splitlines() would also break inside strings holding U+2028 and the like.
         for line_number, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
+                numbered.append((line_number, json.loads(line)))
+            except json.JSONDecodeError as line_error:
                 raise UnreadableFileError(
                     f"{path.name}: not JSON (line {whole_error.lineno}: {whole_error.msg}) "
-                    f"nor one JSON object per line (line {line_number} is not an object)"
+                    f"nor one JSON object per line (line {line_number}, column {line_error.colno}: {line_error.msg})"
                 ) from whole_error
+    records = [record for _, record in numbered]
     if not records:
         raise UnreadableFileError(
             f"{path.name}: holds no records (the file is empty, [] or an object without a list of programmes); "
@@ -433,7 +435,7 @@ def _read_json(path: Path) -> TabularRows:
     headers: list[str] = []
     rows: list[tuple[int, dict[str, str | None]]] = []
     problems: list[RecordProblem] = []
-    for number, record in enumerate(records, start=1):
+    for number, record in numbered:
         if not isinstance(record, dict):
             problems.append(RecordProblem(number, "(record)", "is not a JSON object"))
             continue

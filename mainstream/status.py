@@ -62,6 +62,16 @@ def describe_run_state(state: str) -> str:
     return RUN_STATE_DESCRIPTIONS.get(state, f"unknown state {state!r}")
 
 
+def _agency(agency_ref: str | None) -> str:
+    """The agency code the marts use, with an IATI reporting-org ref beside it (``wfp (XM-DAC-41140)``)."""
+    from ingest.drops import agency_code
+
+    if not agency_ref:
+        return "?"
+    code = agency_code(agency_ref)
+    return code if code == agency_ref else f"{code} ({agency_ref})"
+
+
 def format_status(status: dict[str, Any]) -> str:
     lines = [f"MAINSTREAM_HOME {status['home']}", "", "Last drops:"]
     if not status["drops"]:
@@ -69,7 +79,7 @@ def format_status(status: dict[str, Any]) -> str:
     for drop in status["drops"]:
         lines.append(
             f"  {drop['received_at']}  {drop['state']:<11} {drop['file_name']}  "
-            f"agency={drop['agency_ref'] or '?'} loaded={drop['rows_loaded']} rejected={drop['rows_rejected']}"
+            f"agency={_agency(drop['agency_ref'])} loaded={drop['rows_loaded']} rejected={drop['rows_rejected']}"
         )
         if drop["reason"]:
             lines.append(f"      {drop['reason']}")

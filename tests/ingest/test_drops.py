@@ -160,6 +160,10 @@ def test_identical_content_from_another_agency_is_a_duplicate_naming_that_agency
     first = ingest_file(drop(home, "undp", "a.xml", xml), home, agency="undp")
     second = ingest_file(drop(home, "unicef", "b.xml", xml), home, agency="unicef")
     assert (first.state, second.state) == ("loaded", "duplicate")
+    # Named by the agency code the warehouse uses: UNDP's reporting-org is landing/undp/, not another agency.
+    assert "(agency undp)" in second.reason
+    third = ingest_file(drop(home, "undp", "c.xml", xml), home, agency="undp")
+    assert third.state == "duplicate" and "(agency" not in third.reason
 
 
 def test_an_earlier_file_sent_again_after_a_correction_is_loaded_again(home: Home) -> None:

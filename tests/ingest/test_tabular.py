@@ -250,6 +250,17 @@ def test_ndjson_lines_are_split_on_newlines_only(home: Home) -> None:
     assert {row["programme_id"]: row["title"] for row in _programmes(home)}["P-1"] == "A line sep"
 
 
+def test_ndjson_problems_name_the_line_the_record_is_on(home: Home) -> None:
+    """Blank lines are skipped, so a record's number is its line, where the agency looks for it."""
+    text = '{"programme_id":"P-1","title":"A"}\n\n\n{"programme_id":"P-2","title":"B","start_date":"31/31/2024"}\n'
+    result = ingest_file(drop(home, "undp", "gaps.ndjson", text), home, agency="undp")
+    assert (result.state, result.rows_loaded, result.rows_rejected) == ("loaded", 1, 1), result.reason
+    assert "row 4 (P-2), field 'start_date'" in result.reason
+    truncated = ingest_file(drop(home, "undp", "cut.ndjson", '{"programme_id":"P-3","ti'), home, agency="undp")
+    assert truncated.state == "quarantined"
+    assert "line 1, column" in truncated.reason and "is not an object" not in truncated.reason
+
+
 def test_typed_json_numbers_are_amounts_as_they_are(home: Home) -> None:
     records = [
         {"programme_id": "P-1", "title": "A", "budget": 2.125},

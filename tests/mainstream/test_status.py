@@ -9,7 +9,7 @@ import pytest
 
 from mainstream.cli import main
 from mainstream.home import Home
-from mainstream.ledger import RUN_STATES, Ledger, RunRecord
+from mainstream.ledger import RUN_STATES, DropRecord, Ledger, RunRecord
 from mainstream.status import RUN_STATE_DESCRIPTIONS, collect_status, format_status
 
 
@@ -163,3 +163,16 @@ def test_status_json_has_the_last_run(home: Home, capsys: pytest.CaptureFixture[
     status = json.loads(capsys.readouterr().out)
     assert status["last_run"]["state"] == "superseded"
     assert status["last_publication"]["run_id"] == "r1"
+
+
+def test_drops_show_the_agency_code_the_marts_use(home: Home) -> None:
+    """An IATI drop records its reporting-org ref; status shows the agency the marts know it by beside it."""
+    ledger = Ledger(home.state_db)
+    for extract_id, agency_ref in (("e1", "XM-DAC-41140"), ("e2", "undp"), ("e3", "XM-UNKNOWN-1")):
+        ledger.record_drop(
+            DropRecord(extract_id, f"{extract_id}.xml", f"/{extract_id}.xml", extract_id, 1, "loaded", agency_ref)
+        )
+    text = format_status(collect_status(home))
+    assert "agency=wfp (XM-DAC-41140)" in text
+    assert "agency=undp loaded" in text
+    assert "agency=xm-unknown-1 (XM-UNKNOWN-1)" in text
