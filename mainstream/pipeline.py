@@ -91,15 +91,25 @@ def ingest_paths(
         files = tqdm(files, desc="ingest", unit="file")
     drops = []
     for path in files:
-        file_agency = (
-            normalise_agency(agency)
-            or agency_from_landing_path(path, home.landing)
-            or agency_from_landing_path(path, home.claimed)
-        )
-        if file_agency is None and path.suffix.lower() != ".xml":
-            file_agency = _agency_from_parent(path)
-        drops.append(ingest_file(path, home, agency=file_agency, ledger=ledger, original_path=original_path))
+        with ingest_lock(home):
+            # Two ingests of one home (the CLI beside Airflow, two CLIs) take each file once: the hash check,
+            # load and record of one file are one step, and a file the other took meanwhile is no longer here.
+            if not path.exists():
+                log.info("%s: no longer there: another ingest took it meanwhile (see mainstream status)", path)
+                continue
+            drops.append(_ingest_one(path, home, agency, ledger, original_path))
     return drops
+
+
+def _ingest_one(path: Path, home: Home, agency: str | None, ledger: Ledger, original_path: Path | None) -> DropRecord:
+    file_agency = (
+        normalise_agency(agency)
+        or agency_from_landing_path(path, home.landing)
+        or agency_from_landing_path(path, home.claimed)
+    )
+    if file_agency is None and path.suffix.lower() != ".xml":
+        file_agency = _agency_from_parent(path)
+    return ingest_file(path, home, agency=file_agency, ledger=ledger, original_path=original_path)
 
 
 def _agency_from_parent(path: Path) -> str | None:
@@ -110,6 +120,18 @@ def _agency_from_parent(path: Path) -> str | None:
     """
     parent = normalise_agency(path.parent.name)
     return parent if parent in known_agency_codes() else None
+
+
+@contextmanager
+def ingest_lock(home: Home) -> Iterator[None]:
+    """One file ingested at a time per home, whichever process ingests it."""
+    home.ensure()
+    with (home.state_db.parent / "ingest.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager

@@ -107,3 +107,45 @@ def test_a_stopped_process_stops_its_dbt_and_closes_its_run(tmp_path: Path) -> N
     [run] = Ledger(home.state_db).recent_runs(limit=1)
     assert (run["state"], run["message"]) == ("interrupted", "stopped (Ctrl-C or SIGTERM) in state running")
     assert pipeline.build_audit_publish(home).state == "published"
+
+
+def test_two_ingests_of_one_home_take_each_file_once(home: Home, tmp_path: Path, monkeypatch) -> None:
+    """Two `process` commands (or one beside Airflow) on the same files: the same outside file loads once (the
+    other ingest finds it a duplicate), and a landing/ file the other ingest moved is left to it, not an error."""
+    import threading
+
+    from ingest import drops
+
+    real_read = drops._read
+
+    def slow_read(*args: object, **kwargs: object):
+        time.sleep(0.3)  # widen the window between the duplicate check and the record
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(drops, "_read", slow_read)
+    outside = tmp_path / "share" / "programmes.csv"
+    outside.parent.mkdir()
+    outside.write_bytes(CSV.read_bytes())
+    landing = home.landing / "undp" / "drop.csv"
+    landing.parent.mkdir(parents=True)
+    landing.write_text("programme_id,title\nL-1,Legal aid\n", encoding="utf-8")
+    results: list[list[str]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def ingest() -> None:
+        start.wait()
+        try:
+            results.append([drop.state for drop in pipeline.ingest_paths([outside, landing], home, agency="undp")])
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=ingest) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(state for states in results for state in states) == ["duplicate", "loaded", "loaded"]
+    states = sorted(drop["state"] for drop in Ledger(home.state_db).recent_drops())
+    assert states == ["duplicate", "loaded", "loaded"]
