@@ -28,7 +28,15 @@ from pathlib import Path
 from lxml import etree
 
 from ingest.errors import UnreadableFileError
-from ingest.records import CodeRecord, ProgrammeRecord, RecordProblem, budget_out_of_range
+from ingest.records import (
+    FIRST_PLAUSIBLE_YEAR,
+    LAST_PLAUSIBLE_YEAR,
+    CodeRecord,
+    ProgrammeRecord,
+    RecordProblem,
+    budget_out_of_range,
+    implausible_year,
+)
 
 log = logging.getLogger(__name__)
 
@@ -269,13 +277,15 @@ def _joined(parts: list[str]) -> str | None:
 
 
 def _parse_date(value: str | None) -> date | None:
-    """The YYYY-MM-DD date at the start of an IATI iso-date; None when absent or not a real date."""
+    """The YYYY-MM-DD date at the start of an IATI iso-date; None when absent, not a real date, or of an
+    implausible year (records.implausible_year)."""
     if not value or not _ISO_DATE.match(value[:10]):
         return None
     try:
-        return date.fromisoformat(value[:10])
+        parsed = date.fromisoformat(value[:10])
     except ValueError:
         return None
+    return None if implausible_year(parsed) else parsed
 
 
 def _parse_number(value: str | None) -> float | None:
@@ -459,8 +469,8 @@ def _unreadable_dates(activity: etree._Element) -> list[tuple[str, str]]:
             notes.append(
                 (
                     "activity-date/@iso-date",
-                    f"{raw!r} (type {_attr(element, 'type') or '?'}) is not a date in the "
-                    "form YYYY-MM-DD; this date is left out",
+                    f"{raw!r} (type {_attr(element, 'type') or '?'}) is not a date in the form YYYY-MM-DD "
+                    f"with a year in {FIRST_PLAUSIBLE_YEAR}-{LAST_PLAUSIBLE_YEAR}; this date is left out",
                 )
             )
     return notes

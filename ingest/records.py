@@ -32,6 +32,19 @@ def budget_out_of_range(amount: float) -> str | None:
     return None
 
 
+#: Programme dates before the UN existed or after 2100 are typing slips (0201 for 2021), which would put programmes
+#: in coverage years no analyst asks about.
+FIRST_PLAUSIBLE_YEAR = 1945
+LAST_PLAUSIBLE_YEAR = 2100
+
+
+def implausible_year(value: date) -> str | None:
+    """Why a programme date cannot be right (its year outside 1945-2100); None when it can."""
+    if FIRST_PLAUSIBLE_YEAR <= value.year <= LAST_PLAUSIBLE_YEAR:
+        return None
+    return f"has the year {value.year}, outside {FIRST_PLAUSIBLE_YEAR}-{LAST_PLAUSIBLE_YEAR}; check the year"
+
+
 @dataclass
 class CodeRecord:
     """One code a publisher attached to a programme (a sector, policy marker, tag, ...)."""

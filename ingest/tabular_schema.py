@@ -12,7 +12,14 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
-from ingest.records import NEGATIVE_BUDGET, CodeRecord, ProgrammeRecord, RecordProblem, budget_out_of_range
+from ingest.records import (
+    NEGATIVE_BUDGET,
+    CodeRecord,
+    ProgrammeRecord,
+    RecordProblem,
+    budget_out_of_range,
+    implausible_year,
+)
 
 #: Contract column → header spellings accepted for it (compared after normalising: lower case, "_" for
 #: spaces and hyphens). The contract name itself is always accepted.
@@ -184,9 +191,12 @@ def _parse_date(text: str) -> date:
     candidate = text[:10] if re.match(r"^\d{4}-\d{2}-\d{2}[T ]", text) else text
     for pattern in _DATE_FORMATS:
         try:
-            return datetime.strptime(candidate, pattern).date()
+            parsed = datetime.strptime(candidate, pattern).date()
         except ValueError:
             continue
+        if problem := implausible_year(parsed):
+            raise ValueError(problem)
+        return parsed
     raise ValueError("is not a date (use YYYY-MM-DD)")
 
 

@@ -379,6 +379,13 @@ def test_budget_totals(tmp_path: Path, budgets: str, expected: tuple[float | Non
             None,
         ),
         ('<activity-date type="start-actual" iso-date="2019-05-01"/>', date(2019, 5, 1), None),
+        # A year outside 1945-2100 is a typing slip (0201 for 2021): left out like any date that is not one.
+        (
+            '<activity-date type="2" iso-date="0201-03-01"/><activity-date type="1" iso-date="2021-01-01"/>'
+            '<activity-date type="3" iso-date="2920-12-31"/>',
+            date(2021, 1, 1),
+            None,
+        ),
     ],
 )
 def test_dates_prefer_actual_over_planned(tmp_path: Path, dates: str, start: date | None, end: date | None) -> None:

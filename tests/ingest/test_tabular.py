@@ -261,6 +261,13 @@ def test_ndjson_problems_name_the_line_the_record_is_on(home: Home) -> None:
     assert "line 1, column" in truncated.reason and "is not an object" not in truncated.reason
 
 
+def test_a_date_with_an_implausible_year_rejects_its_row_naming_it(home: Home) -> None:
+    text = "programme_id,title,start_date\nP-1,A,2021-03-01\nP-2,B,0201-03-01\n"
+    result = ingest_file(drop(home, "undp", "years.csv", text), home, agency="undp")
+    assert (result.state, result.rows_loaded, result.rows_rejected) == ("loaded", 1, 1), result.reason
+    assert "row 2 (P-2), field 'start_date': '0201-03-01' has the year 201, outside 1945-2100" in result.reason
+
+
 def test_typed_json_numbers_are_amounts_as_they_are(home: Home) -> None:
     records = [
         {"programme_id": "P-1", "title": "A", "budget": 2.125},
