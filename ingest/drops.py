@@ -145,7 +145,7 @@ def ingest_file(
         received_at=received.isoformat(timespec="seconds"),
     )
     notes: list[str] = []  # how the whole file was read, when its agency should know (e.g. its encoding)
-    earlier = _earlier_load(ledger, content_hash, source_format, agency)
+    earlier = _earlier_load(ledger, content_hash)
     if earlier and extract_is_superseded(home.raw, earlier):
         # A revert: the agency sends an earlier file again after a later one replaced its programmes.
         notes.append(
@@ -392,15 +392,14 @@ def _archive_and_record(
     )
 
 
-def _earlier_load(ledger: Ledger, content_hash: str, source_format: str | None, agency: str | None) -> str | None:
+def _earlier_load(ledger: Ledger, content_hash: str) -> str | None:
     """The extract that already loaded this content, if any, whichever agency dropped it.
 
     A programme is one programme whoever sends it: the warehouse keys programmes by their identifier, so the same
     file loaded again under another agency folder would silently hand that agency the first one's programmes.
-    (A tabular file without an agency is quarantined for that, not archived as a duplicate.)
+    A tabular file without an agency is a duplicate too when its content is loaded (a backfill folder re-run
+    without its agency): its agency is the earlier load's, and nothing would load anyway.
     """
-    if source_format != "iati_xml" and not agency:
-        return None
     return ledger.loaded_extract_with_hash(content_hash)
 
 

@@ -166,6 +166,22 @@ def test_identical_content_from_another_agency_is_a_duplicate_naming_that_agency
     assert third.state == "duplicate" and "(agency" not in third.reason
 
 
+def test_a_loaded_file_sent_again_without_its_agency_is_a_duplicate_not_quarantined(home: Home, tmp_path) -> None:
+    """A backfill folder re-run without `--agency`: the content is loaded already, under the earlier load's agency,
+    so the file is a duplicate naming that load; only new content needs the agency."""
+    content = "programme_id,title\nBF-1,Backfilled programme\n"
+    first = ingest_file(drop(home, "undp", "backfill.csv", content), home, agency="undp")
+    share = tmp_path / "2025"
+    share.mkdir()
+    (share / "backfill.csv").write_text(content, encoding="utf-8")
+    (share / "new.csv").write_text("programme_id,title\nBF-2,New programme\n", encoding="utf-8")
+    again = ingest_file(share / "backfill.csv", home, agency=None)
+    new = ingest_file(share / "new.csv", home, agency=None)
+    assert (first.state, again.state, new.state) == ("loaded", "duplicate", "quarantined")
+    assert first.extract_id in again.reason
+    assert "landing/<agency>/" in new.reason
+
+
 def test_an_earlier_file_sent_again_after_a_correction_is_loaded_again(home: Home) -> None:
     """v1, then v2 replacing its programme, then v1 again (the agency reverts v2): the third drop is not a
     duplicate, as its programmes' published versions are v2's; it loads, and its versions are the latest."""
