@@ -6,10 +6,12 @@ turns each row into a :class:`ProgrammeRecord`, or into :class:`RecordProblem` s
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import TypeVar
 
 from ingest.records import (
@@ -20,6 +22,7 @@ from ingest.records import (
     budget_out_of_range,
     implausible_year,
 )
+from mainstream.home import DBT_PROJECT_DIR
 
 #: Contract column → header spellings accepted for it (compared after normalising: lower case, "_" for
 #: spaces and hyphens). The contract name itself is always accepted.
@@ -139,11 +142,19 @@ def row_to_record(
         return RecordProblem(record_number, error.field, str(error), programme_id)
 
 
+@lru_cache(maxsize=1)
+def _known_countries() -> frozenset[str]:
+    """The country codes the warehouse knows (the ``ref_countries`` seed: ISO 3166-1 alpha-2 and Kosovo's XK)."""
+    path = DBT_PROJECT_DIR / "seeds" / "reference" / "ref_countries.csv"
+    with path.open(newline="", encoding="utf-8") as seed:
+        return frozenset(row["country_code"].strip().upper() for row in csv.DictReader(seed))
+
+
 def _codes(values: dict[str, str | None]) -> list[CodeRecord]:
     codes: list[CodeRecord] = []
     for code in _split("countries", values):
         code = code.upper()
-        if not _COUNTRY.match(code):
+        if not _COUNTRY.match(code) or code not in _known_countries():
             raise RowError("countries", f"{code!r} is not an ISO 3166-1 alpha-2 country code (e.g. KE)")
         codes.append(CodeRecord("recipient_country", "ISO3166-1", code))
     for code in _split("sectors", values):

@@ -268,6 +268,14 @@ def test_a_date_with_an_implausible_year_rejects_its_row_naming_it(home: Home) -
     assert "row 2 (P-2), field 'start_date': '0201-03-01' has the year 201, outside 1945-2100" in result.reason
 
 
+def test_a_country_code_the_warehouse_does_not_know_rejects_its_row(home: Home) -> None:
+    """Shape alone let "XX" through, and coverage gained a country XX; XK (Kosovo, used by publishers) is known."""
+    text = "programme_id,title,countries\nP-1,A,KE;XK\nP-2,B,KE;XX\n"
+    result = ingest_file(drop(home, "undp", "countries.csv", text), home, agency="undp")
+    assert (result.state, result.rows_loaded, result.rows_rejected) == ("loaded", 1, 1), result.reason
+    assert "row 2 (P-2), field 'countries': 'XX' is not an ISO 3166-1 alpha-2 country code" in result.reason
+
+
 def test_typed_json_numbers_are_amounts_as_they_are(home: Home) -> None:
     records = [
         {"programme_id": "P-1", "title": "A", "budget": 2.125},
