@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import subprocess
@@ -182,3 +183,89 @@ def test_the_seed_table_in_the_criteria_docs_matches_the_seed_files() -> None:
         for name, path in seed_files.items()
     }
     assert documented == counted
+
+
+def phrase_rule_breaks(phrase: str) -> list[str]:
+    """How a criteria phrase breaks the phrase writing rules of docs/criteria.md (none: an empty list).
+
+    Each rule guards the SQL that reads phrases: a phrase is lower-cased text matched between word boundaries,
+    joined into alternations, and linked back to its rule through its literal start (int_text_span_matches),
+    which stops at the first top-level ``|``: "a|b c" would never credit "b c".
+    """
+    breaks = []
+    if phrase != phrase.lower():
+        breaks.append("upper case (texts are lower-cased before matching)")
+    try:
+        compiled = re.compile(phrase)
+    except re.error as error:
+        return [f"not a regular expression: {error}"]
+    if compiled.fullmatch(""):
+        breaks.append("matches the empty string")
+    depth, position, in_class = 0, 0, False
+    while position < len(phrase):
+        character = phrase[position]
+        if character == "\\":
+            if not in_class and phrase[position + 1 : position + 2] in ("b", "B", "A", "z"):
+                breaks.append(f"anchor \\{phrase[position + 1]}")
+            position += 2
+            continue
+        if in_class:
+            in_class = character != "]"
+        elif character == "[":
+            in_class = True
+        elif character == "(":
+            if not phrase.startswith("(?:", position):
+                breaks.append("a capturing or look-around group (write (?:...))")
+            depth += 1
+        elif character == ")":
+            depth -= 1
+        elif character == "|" and depth == 0:
+            breaks.append("a top-level | (write each alternative as its own phrase, or wrap them in (?:...))")
+        elif character in "^$":
+            breaks.append(f"anchor {character}")
+        elif character == ".":
+            breaks.append("an unescaped . (matches any character)")
+        position += 1
+    return breaks
+
+
+def test_every_phrase_follows_the_phrase_writing_rules() -> None:
+    """A phrase that breaks them loads, builds and publishes, and silently loses or misplaces its matches."""
+    with (DBT_PROJECT_DIR / "seeds" / "criteria" / "criteria_text_phrases.csv").open(encoding="utf-8") as seed:
+        breaks = {
+            f"criteria_text_phrases.csv line {line} ({row['rule_id']}): {row['phrase']!r}": found
+            for line, row in enumerate(csv.DictReader(seed), start=2)
+            if (found := phrase_rule_breaks(row["phrase"]))
+        }
+    assert breaks == {}
+
+
+@pytest.mark.parametrize(
+    ("phrase", "broken"),
+    [
+        ("statelessness|birth (?:registration|certificates?)", "a top-level |"),
+        ("(children) at risk", "a capturing or look-around group"),
+        ("Refugee status", "upper case"),
+        ("(?:extremely )?(?:poor)?", "matches the empty string"),
+        ("(?:households|people", "not a regular expression"),
+        ("^rights", "anchor ^"),
+        ("rights.based", "an unescaped ."),
+    ],
+)
+def test_the_phrase_check_catches_each_kind_of_break(phrase: str, broken: str) -> None:
+    assert any(found.startswith(broken) for found in phrase_rule_breaks(phrase)), phrase_rule_breaks(phrase)
+    assert phrase_rule_breaks("birth (?:registration|certificates?)") == []
+
+
+def test_every_statement_has_english_french_and_spanish_phrases() -> None:
+    """The real files are in all three languages: a rule written in one language misses the same statement in the
+    others (the right to an adequate standard of living had only its English phrase)."""
+    seeds = DBT_PROJECT_DIR / "seeds" / "criteria"
+    with (seeds / "criteria_text_rules.csv").open(encoding="utf-8") as rules_file:
+        statements = {row["rule_id"] for row in csv.DictReader(rules_file) if row["is_guard"] == "0"}
+    languages: dict[str, set[str]] = {rule_id: set() for rule_id in statements}
+    with (seeds / "criteria_text_phrases.csv").open(encoding="utf-8") as phrases_file:
+        for row in csv.DictReader(phrases_file):
+            languages.get(row["rule_id"], set()).add(row["language"])
+    missing = {rule_id: sorted({"en", "fr", "es"} - found) for rule_id, found in languages.items()}
+    assert {rule_id: gaps for rule_id, gaps in missing.items() if gaps} == {}

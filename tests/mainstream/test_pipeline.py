@@ -295,3 +295,17 @@ def test_criteria_changes_read_what_they_name(tmp_path: Path) -> None:
     # "Con o sin" (with or without) names what follows both ways; a bare "sin" still negates it.
     assert ("XM-DAC-41114-PH-CON-O-SIN", "migrants") in groups
     assert ("XM-DAC-41114-PH-SIN", "migrants") not in groups
+    # Fifth session, from a criteria maintainer's review: words that named the wrong thing.
+    rights = set(_query(home.published_db, "select programme_id, right_code::varchar from bridge_programme_right"))
+    peace = {
+        programme_id
+        for (programme_id,) in _query(home.published_db, "select programme_id from dim_programme where is_peace")
+    }
+    assert ("XM-DAC-41114-PH-ARMED-MILITANTS", "hr_defenders") not in groups  # French militants are activists
+    assert ("XM-DAC-41114-PH-MILITANTS-DROITS", "hr_defenders") in groups
+    assert ("XM-DAC-41114-PH-ROMA-CITY", "minorities") not in groups  # Spanish Roma is Rome
+    assert ("XM-DAC-41114-PH-REFUGEE-STATUS-MENTION", "asylum_non_refoulement") not in rights
+    assert ("XM-DAC-41114-PH-REFUGEE-STATUS-GRANTED", "asylum_non_refoulement") in rights
+    assert "XM-DAC-41114-PH-HOUSEHOLD-TENSIONS" not in peace
+    assert ("XM-DAC-41114-PH-NIVEAU-DE-VIE", "adequate_standard_of_living") in rights
+    assert ("XM-DAC-41114-PH-NOT-LIMITED-TO", "family_child_protection") in rights  # "not" negates nothing
