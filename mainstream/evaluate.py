@@ -41,6 +41,15 @@ def read_labels(path: Path) -> list[dict[str, Any]]:
     return labels
 
 
+def read_publication(published_db: Path) -> dict[str, Any]:
+    """Which publication was scored: its run and criteria version (older publications lack the version)."""
+    with duckdb.connect(str(published_db), read_only=True) as connection:
+        columns = [row[0] for row in connection.execute("select column_name from (describe publication)").fetchall()]
+        wanted = [name for name in ("run_id", "published_at", "criteria_version") if name in columns]
+        row = connection.execute(f"select {', '.join(wanted)} from publication").fetchone()
+    return {name: str(value) for name, value in zip(wanted, row or (), strict=False)}
+
+
 def read_predictions(published_db: Path, ids: list[str]) -> dict[str, dict[str, Any]]:
     """The published tags of the given programme ids."""
     if not published_db.exists():
@@ -176,6 +185,7 @@ def evaluate_publication(
     predictions = read_predictions(published_db, [label["id"] for label in labels])
     report = evaluate(labels, predictions)
     report["published_db"] = str(published_db)
+    report["publication"] = read_publication(published_db)
     if with_agencies:
         report["by_agency"] = by_agency(labels, predictions)
     if with_disagreements:
@@ -184,8 +194,11 @@ def evaluate_publication(
 
 
 def format_evaluation(report: dict[str, Any]) -> str:
+    publication = report.get("publication", {})
+    scored = ", ".join(f"{name} {publication[name]}" for name in ("run_id", "criteria_version") if name in publication)
     lines = [
-        f"Evaluated {report['evaluated']} of {report['labels']} labelled programmes ({report['published_db']})",
+        f"Evaluated {report['evaluated']} of {report['labels']} labelled programmes ({report['published_db']}"
+        + (f"; {scored})" if scored else ")"),
         f"{'label':<14}{'precision':>10}{'recall':>8}{'F1':>8}{'support':>9}",
     ]
     for name in (*BINARY_LABELS, "groups"):

@@ -82,6 +82,16 @@ def test_check_set_stays_above_its_floors(name: str, check_home: Home, capsys: p
     report = json.loads(capsys.readouterr().out)
     assert code == 0
     assert report["not_found"] == [] and report["evaluated"] == len(labels.read_text().splitlines())
+    # The report names the publication it scored, so runs before and after a criteria change can be told apart.
+    [(run_id, criteria_version)] = (
+        duckdb.connect(str(check_home.published_db), read_only=True)
+        .execute(
+            "select run_id, publication.criteria_version from publication"
+            " where criteria_version = (select any_value(criteria_version) from dim_programme)"
+        )
+        .fetchall()
+    )
+    assert (report["publication"]["run_id"], report["publication"]["criteria_version"]) == (run_id, criteria_version)
     scores = {label: report[label]["f1"] for label in ("peace", "rights", "humanitarian", "groups")}
     scores |= {"exact": report["hr_marker"]["exact"], "within_one": report["hr_marker"]["within_one"]}
     below = {measure: round(scores[measure], 3) for measure, floor in FLOORS[name].items() if scores[measure] < floor}
