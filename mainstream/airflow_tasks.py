@@ -127,7 +127,8 @@ def missing_paths(home: Home, ledger: Ledger, requests: Iterable[DropRequest]) -
         ):
             continue
         named_by = "params.paths" if request.source == "params" else "an asset event"
-        missing.append(f"{request.path} (named by {named_by})")
+        hint = "" if request.path.is_absolute() else "; paths must be absolute, as the Airflow workers see them"
+        missing.append(f"{request.path} (named by {named_by}{hint})")
     return missing
 
 

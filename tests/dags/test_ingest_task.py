@@ -129,6 +129,11 @@ def test_a_rest_posted_event_naming_a_missing_path_fails_naming_it(home: Home, t
         ingest_from_context(_context(events=[{"from_rest_api": True, "path": str(typo), "agency": "undp"}]))
     with pytest.raises(AirflowFailException, match=r"nowhere\.xml \(named by an asset event\)"):
         ingest_from_context(_context(events=[{"paths": [str(tmp_path / "nowhere.xml")]}]))
+    # A relative path is resolved wherever the worker runs: the message says paths must be absolute.
+    with pytest.raises(
+        AirflowFailException, match=r"relative/q4\.csv \(named by params\.paths; paths must be absolute"
+    ):
+        ingest_from_context(_context(paths=["relative/q4.csv"]))
 
 
 def test_a_watcher_event_whose_file_an_earlier_run_swept_is_not_an_error(home: Home) -> None:
