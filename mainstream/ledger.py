@@ -145,7 +145,11 @@ class RunRecord:
     message: str | None = None
     #: ``host:pid`` of the process that opened the run: a later build closes a run left ``running`` by a
     #: process that no longer exists (killed with SIGKILL, out of memory).
-    owner: str | None = field(default_factory=lambda: this_process())
+    owner: str | None = field(default_factory=this_process)
+
+
+#: (table, column) added after the first release; SCHEMA has them, older ledgers gain them on open.
+_ADDED_COLUMNS = (("drops", "recorded_at"), ("pipeline_runs", "owner"))
 
 
 class Ledger:
@@ -156,14 +160,12 @@ class Ledger:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as connection:
             connection.executescript(SCHEMA)
-            # Ledgers written before drops.recorded_at existed gain the column (their rows keep it null).
-            columns = {row["name"] for row in connection.execute("pragma table_info(drops)")}
-            if "recorded_at" not in columns:
-                connection.execute("alter table drops add column recorded_at text")
-            # ... and pipeline_runs.owner (their runs are never closed as orphans).
-            run_columns = {row["name"] for row in connection.execute("pragma table_info(pipeline_runs)")}
-            if "owner" not in run_columns:
-                connection.execute("alter table pipeline_runs add column owner text")
+            # Ledgers written by earlier releases gain the columns added since (their rows keep them null: a null
+            # owner is never closed as an orphan).
+            for table, column in _ADDED_COLUMNS:
+                columns = {row["name"] for row in connection.execute(f"pragma table_info({table})")}
+                if column not in columns:
+                    connection.execute(f"alter table {table} add column {column} text")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -250,10 +252,7 @@ class Ledger:
                 (trigger, keep_run_id),
             ).fetchall()
             ids = [row[0] for row in rows]
-            connection.executemany(
-                "update pipeline_runs set state = 'interrupted', finished_at = ?, message = ? where run_id = ?",
-                [(utc_now(), f"its process stopped; run {keep_run_id} (a retry) took over", run_id) for run_id in ids],
-            )
+            _mark_interrupted(connection, ids, f"its process stopped; run {keep_run_id} (a retry) took over")
         return ids
 
     def close_orphaned_runs(self, keep_run_id: str) -> list[str]:
@@ -271,12 +270,8 @@ class Ledger:
                 (keep_run_id,),
             ).fetchall()
             ids = [row["run_id"] for row in rows if _process_is_gone(row["owner"])]
-            connection.executemany(
-                "update pipeline_runs set state = 'interrupted', finished_at = ?, message = ? where run_id = ?",
-                [
-                    (utc_now(), f"its process ended before the run finished; closed by run {keep_run_id}", run_id)
-                    for run_id in ids
-                ],
+            _mark_interrupted(
+                connection, ids, f"its process ended before the run finished; closed by run {keep_run_id}"
             )
         return ids
 
@@ -321,6 +316,13 @@ class Ledger:
         with self._connect() as connection:
             row = connection.execute(query, params).fetchone()
         return _decode_run(dict(row)) if row else None
+
+
+def _mark_interrupted(connection: sqlite3.Connection, run_ids: list[str], message: str) -> None:
+    connection.executemany(
+        "update pipeline_runs set state = 'interrupted', finished_at = ?, message = ? where run_id = ?",
+        [(utc_now(), message, run_id) for run_id in run_ids],
+    )
 
 
 def _decode_run(row: dict[str, Any]) -> dict[str, Any]:

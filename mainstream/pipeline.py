@@ -123,10 +123,9 @@ def _agency_from_parent(path: Path) -> str | None:
 
 
 @contextmanager
-def ingest_lock(home: Home) -> Iterator[None]:
-    """One file ingested at a time per home, whichever process ingests it."""
-    home.ensure()
-    with (home.state_db.parent / "ingest.lock").open("w") as handle:
+def _exclusive_lock(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive flock on ``lock_file`` (any process, any thread opening it waits)."""
+    with lock_file.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -135,15 +134,19 @@ def ingest_lock(home: Home) -> Iterator[None]:
 
 
 @contextmanager
+def ingest_lock(home: Home) -> Iterator[None]:
+    """One file ingested at a time per home, whichever process ingests it."""
+    home.ensure()
+    with _exclusive_lock(home.state_db.parent / "ingest.lock"):
+        yield
+
+
+@contextmanager
 def build_lock(home: Home) -> Iterator[None]:
     """One build at a time per home: DuckDB allows a single writer of the build file."""
     home.ensure()
-    with (home.warehouse / "build.lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with _exclusive_lock(home.warehouse / "build.lock"):
+        yield
 
 
 def has_extracts(home: Home) -> bool:
