@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -148,6 +149,9 @@ class RunRecord:
     owner: str | None = field(default_factory=this_process)
 
 
+#: How long a ledger write waits for another process's write to finish.
+BUSY_TIMEOUT_SECONDS = 60.0
+
 #: (table, column) added after the first release; SCHEMA has them, older ledgers gain them on open.
 _ADDED_COLUMNS = (("drops", "recorded_at"), ("pipeline_runs", "owner"))
 
@@ -159,6 +163,7 @@ class Ledger:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as connection:
+            _use_wal(connection)
             connection.executescript(SCHEMA)
             # Ledgers written by earlier releases gain the columns added since (their rows keep them null: a null
             # owner is never closed as an orphan).
@@ -169,10 +174,9 @@ class Ledger:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self.path, timeout=60)
+        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS)
         connection.row_factory = sqlite3.Row
         try:
-            connection.execute("pragma journal_mode=wal")
             with connection:
                 yield connection
         finally:
@@ -330,3 +334,20 @@ def _decode_run(row: dict[str, Any]) -> dict[str, Any]:
     if row["audit_success"] is not None:
         row["audit_success"] = bool(row["audit_success"])
     return row
+
+
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Put the ledger in WAL mode (readers never wait for a writer); the mode stays with the file.
+
+    Switching a new file to WAL takes an exclusive lock and SQLite answers "database is locked" at once, without its
+    busy timeout, when another process opens the same new ledger at that moment: so wait here instead.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            connection.execute("pragma journal_mode=wal")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

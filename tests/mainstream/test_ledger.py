@@ -78,3 +78,31 @@ def test_a_retried_airflow_build_closes_the_run_its_stopped_try_left_running(tmp
         "r2": ("running", False),
         "r3": ("running", False),
     }
+
+
+def test_many_ingests_opening_a_new_ledger_at_once_all_open_it(tmp_path: Path) -> None:
+    """Switching a new ledger to WAL answered "database is locked" at once (no busy wait) to a second process
+    opening it at that moment: two `process` commands on a fresh home, or a worker beside the CLI, lost a drop."""
+    import threading
+
+    errors: list[BaseException] = []
+    for attempt in range(40):
+        path = tmp_path / f"ledger-{attempt}.sqlite"
+        start = threading.Barrier(6)
+
+        def open_and_record(number: int, path: Path = path, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                Ledger(path).record_drop(_loaded(f"d{number}", "2026-11-29T09:00:00+00:00"))
+            except BaseException as error:  # collected and asserted below
+                errors.append(error)
+
+        threads = [threading.Thread(target=open_and_record, args=(number,)) for number in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [], f"attempt {attempt}: {errors}"
+        assert len(Ledger(path).recent_drops()) == 6
+        with sqlite3.connect(path) as connection:
+            assert connection.execute("pragma journal_mode").fetchone()[0] == "wal"
