@@ -92,6 +92,8 @@ class AirflowStandalone:
         self._known_pids: set[int] = set()
         #: How many processes the last stop() had to SIGKILL (0 when every component shut down on its own).
         self.killed_on_stop = 0
+        #: How many components the last stop() had to SIGTERM a second time after the grace period.
+        self.signalled_twice_on_stop = 0
 
     # ------------------------------------------------------------------ configuration
 
@@ -261,38 +263,63 @@ class AirflowStandalone:
             )
         time.sleep(seconds)
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop every process this instance started: SIGTERM each once, wait up to ``timeout``, then SIGKILL."""
+    def stop(self, timeout: float = 30.0, second_signal_wait: float = 10.0) -> None:
+        """Stop every process this instance started, in Airflow's order, and kill only what will not stop.
+
+        1. The scheduler, dag-processor and triggerer get one SIGTERM each; the scheduler's LocalExecutor waits for
+           running tasks to finish.
+        2. The api-server goes once they have stopped (or after ``timeout``): a task finishing during the
+           scheduler's drain reports its state through it.
+        3. A component still running after ``timeout`` gets the second SIGTERM Airflow asks for ("Signal again if
+           you don't want to wait") and ``second_signal_wait`` seconds; the standalone, which only relays output,
+           goes last.
+        4. Whatever is left is SIGKILLed, and named in the log with its last log lines.
+        """
         if self.process is None:
             return
         process, self.process = self.process, None
         started = time.monotonic()
         targets = self._processes(process.pid)
+        signalled_twice: list[psutil.Process] = []
         interrupted: BaseException | None = None
         try:
             components = _children(process.pid)
             if process.poll() is None and components:
-                # Each component (scheduler, dag-processor, triggerer, api-server) gets ONE SIGTERM and stops its
-                # own workers, as on `airflow standalone`'s Ctrl-C; the standalone, which only relays their output,
-                # goes last. A SIGTERM to every process at once reached the scheduler twice: the second aborted
-                # its LocalExecutor shutdown half way and left the idle workers waiting for good (seen: the full
-                # grace period, then 6 processes killed, in one stop out of four).
-                _terminate(components)
-                _wait_until_stopped(components, timeout)
+                # One SIGTERM per component: a SIGTERM to every process at once reached the scheduler twice, and the
+                # second aborted its LocalExecutor shutdown half way, leaving idle workers waiting for good.
+                servers = [component for component in components if _component_name(component) == "api-server"]
+                others = [component for component in components if component not in servers]
+                _terminate(others)
+                still_running = _wait_until_stopped(others, timeout)
+                _terminate(servers)
+                still_running += _wait_until_stopped(servers, 5.0)
+                if still_running:
+                    signalled_twice = still_running
+                    log.warning(
+                        "Signalling again (Airflow's 'signal again if you don't want to wait'): %s still running "
+                        "%.0f s after SIGTERM",
+                        ", ".join(_component_name(component) or _describe(component) for component in still_running),
+                        time.monotonic() - started,
+                    )
+                    _terminate(still_running)
+                    _wait_until_stopped(still_running, second_signal_wait)
                 process.terminate()
             else:  # starting up, or the standalone is gone: every process left gets its one SIGTERM from here
                 _terminate(targets)
-            alive = _wait_until_stopped(targets, max(1.0, timeout - (time.monotonic() - started)))
+            alive = _wait_until_stopped(targets, max(2.0, timeout - (time.monotonic() - started)))
         except KeyboardInterrupt as error:  # a second Ctrl-C: stop waiting, kill now
             interrupted, alive = error, targets
         # Anything still there (or started while we were stopping) is killed.
         leftovers = {p.pid: p for p in [*alive, *self._processes(process.pid)] if _is_running(p)}
         if leftovers:
             log.warning(
-                "Killing %d Airflow process(es) still running %.0f s after being asked to stop: %s",
+                "Killing %d Airflow process(es) still running %.0f s after being asked to stop: %s\n"
+                "last lines of %s:\n%s",
                 len(leftovers),
                 time.monotonic() - started,
                 "; ".join(_describe(p) for p in leftovers.values()),
+                self.log_path,
+                self.log_tail(30),
             )
         _kill_group(process.pid, signal.SIGKILL)
         for target in leftovers.values():
@@ -300,12 +327,14 @@ class AirflowStandalone:
                 target.kill()
         psutil.wait_procs(list(leftovers.values()), timeout=10)
         self.killed_on_stop = len(leftovers)
+        self.signalled_twice_on_stop = len(signalled_twice)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=10)
         log.info(
-            "Airflow stopped in %.1f s (%d processes, %d killed)",
+            "Airflow stopped in %.1f s (%d processes, %d signalled twice, %d killed)",
             time.monotonic() - started,
             len(targets),
+            len(signalled_twice),
             len(leftovers),
         )
         if interrupted is not None:
@@ -399,6 +428,18 @@ def _children(pid: int) -> list[psutil.Process]:
         return psutil.Process(pid).children(recursive=False)
     except psutil.Error:
         return []
+
+
+def _component_name(process: psutil.Process) -> str | None:
+    """``scheduler``, ``api-server``, ... for an ``airflow <component>`` process (None for anything else)."""
+    try:
+        arguments = process.cmdline()
+    except psutil.Error:
+        return None
+    for position, argument in enumerate(arguments[:-1]):
+        if Path(argument).name == "airflow":
+            return arguments[position + 1]
+    return None
 
 
 def _terminate(processes: list[psutil.Process]) -> None:
