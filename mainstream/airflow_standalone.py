@@ -52,12 +52,13 @@ class AirflowStartError(RuntimeError):
 
 
 def _describe(process: psutil.Process) -> str:
-    """``pid command line`` of a process, shortened, for a log line (or ``pid (gone)``)."""
+    """``pid [component] command line`` of a process, shortened, for a log line (or ``pid (gone)``)."""
     try:
         command = " ".join(process.cmdline()) or process.name()
     except psutil.Error:
         return f"{process.pid} (gone)"
-    return f"{process.pid} {command[:120]}"
+    component = _component_name(process)
+    return f"{process.pid} [{component}] {command[:120]}" if component else f"{process.pid} {command[:120]}"
 
 
 def free_port() -> int:

@@ -128,5 +128,5 @@ def test_a_component_that_ignores_every_sigterm_is_killed_and_named(
 
     assert instance.killed_on_stop == 1
     assert "Killing 1 Airflow process(es)" in caplog.text
-    assert f"{scheduler_pid} " in caplog.text and "airflow scheduler deaf" in caplog.text
+    assert f"{scheduler_pid} [scheduler] " in caplog.text
     assert not psutil.pid_exists(scheduler_pid) or psutil.Process(scheduler_pid).status() == psutil.STATUS_ZOMBIE
