@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -66,6 +67,18 @@ STANDALONE = textwrap.dedent(
         time.sleep(0.05)
     """
 )
+
+
+@pytest.fixture(autouse=True)
+def _no_stand_in_left(tmp_path: Path) -> Iterator[None]:
+    """Whatever a failing stop() leaves of a stand-in tree is killed: its components ignore SIGTERM on purpose."""
+    yield
+    for process in psutil.process_iter():
+        try:
+            if any(str(tmp_path) in argument for argument in process.cmdline()):
+                process.kill()
+        except psutil.Error:
+            continue
 
 
 def _start_tree(tmp_path: Path, behaviours: dict[str, str]) -> tuple[AirflowStandalone, Path]:
