@@ -156,6 +156,24 @@ def extract_is_superseded(raw_root: Path, extract_id: str) -> bool:
     return bool(superseded)
 
 
+def withdraw_extract(raw_root: Path, extract_id: str, target: Path) -> list[Path]:
+    """Move one extract's raw files (every raw table) out of the raw zone into ``target``; return where they went.
+
+    Builds read ``raw/<table>/*.parquet`` only, so the extract is gone from the next build; nothing is deleted.
+    A file already moved (a retraction retried after a crash) is left where it is.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    moved = []
+    for table in RAW_TABLES:
+        source = raw_root / table / f"{extract_id}.parquet"
+        destination = target / f"{table}.parquet"
+        if source.exists():
+            os.replace(source, destination)
+        if destination.exists():
+            moved.append(destination)
+    return moved
+
+
 def discard_extract(raw_root: Path, extract_id: str) -> None:
     """Remove whatever an interrupted :func:`write_extract` left of one extract (nothing when it never started)."""
     for table in RAW_TABLES:

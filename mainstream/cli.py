@@ -1,4 +1,4 @@
-"""The ``mainstream`` command: demo, process, status, eval."""
+"""The ``mainstream`` command: demo, process, retract, status, eval."""
 
 from __future__ import annotations
 
@@ -85,6 +85,31 @@ def _parser() -> argparse.ArgumentParser:
     process.add_argument("--json", action="store_true", help="print the result as JSON")
     process.set_defaults(handler=_process, command_parser=process)
 
+    retract = commands.add_parser(
+        "retract",
+        help="withdraw a loaded extract (e.g. sent under the wrong agency), then build, audit and publish",
+        description=(
+            "Withdraw one loaded extract: its raw files move to retracted/<extract_id>/ (kept, out of every build), "
+            "the ledger records who, when and why, and its archived file stays in archive/. The same content "
+            "dropped again loads (e.g. in the right agency's folder). Then build, audit and publish: each "
+            "programme's latest version among the extracts left is published, and programmes only this extract "
+            "held leave the marts. `mainstream status` shows each drop's extract id."
+        ),
+        epilog=(
+            "exit codes: 0 retracted and published (or retracted, with --no-build); 1 the extract cannot be "
+            "retracted (unknown, not loaded, already retracted, or the only extract left: load the corrected file "
+            "first), nothing changed; 2, 3, 6 as for `process`: retracted, but the build, audit or publication "
+            "failed and the previous publication (with the extract) stays until a build succeeds"
+        ),
+    )
+    retract.add_argument("extract_id", metavar="EXTRACT_ID", help="the extract to withdraw (see `mainstream status`)")
+    retract.add_argument("--reason", required=True, help="why: kept in the ledger with who retracted it and when")
+    retract.add_argument(
+        "--no-build", action="store_true", help="retract only; the next build (any trigger) publishes the change"
+    )
+    retract.add_argument("--json", action="store_true", help="print the result as JSON")
+    retract.set_defaults(handler=_retract)
+
     status = commands.add_parser(
         "status",
         help="last drops and their state, files waiting, the latest run (any state) and the last publication",
@@ -123,15 +148,7 @@ def _demo(args: argparse.Namespace, home: Home) -> int:
 def _process(args: argparse.Namespace, home: Home) -> int:
     from ingest.errors import StorageFullError
     from mainstream.ledger import Ledger
-    from mainstream.pipeline import (
-        AuditBlockedError,
-        NothingToBuildError,
-        PipelineStepError,
-        build_audit_publish,
-        ingest_paths,
-    )
-    from mainstream.summary import format_summary, publication_summary
-    from mainstream.transform import BuildFailedError
+    from mainstream.pipeline import ingest_paths
 
     if not args.paths and not args.rebuild:
         args.command_parser.error("give the files or folders to process (PATH), or --rebuild")
@@ -172,35 +189,70 @@ def _process(args: argparse.Namespace, home: Home) -> int:
             len(waiting),
             ", ".join(row["file_name"] for row in waiting),
         )
-    exit_code = 0
+    exit_code = _build_audit_publish(home, result, trigger="cli")
+    if any(drop.state == "quarantined" for drop in drops) and exit_code == 0:
+        log.warning("some files were quarantined: see %s", home.quarantine)
+    _print_result(result, as_json=args.json)
+    return exit_code
+
+
+def _build_audit_publish(home: Home, result: dict, trigger: str) -> int:
+    """Build, audit and publish; put the run (and the summary or the error) in ``result``; return the exit code."""
+    from mainstream.pipeline import AuditBlockedError, NothingToBuildError, PipelineStepError, build_audit_publish
+    from mainstream.summary import publication_summary
+    from mainstream.transform import BuildFailedError
+
     try:
-        run = build_audit_publish(home, trigger="cli")
+        run = build_audit_publish(home, trigger=trigger)
         result["run"] = run.__dict__
         result["summary"] = publication_summary(home.published_db)
     except AuditBlockedError as error:
         log.error("%s", error)
         result["run"] = error.run.__dict__
-        exit_code = 2
+        return 2
     except BuildFailedError as error:
         log.error("%s", error)
         result["error"] = str(error)
-        exit_code = 3
+        return 3
     except NothingToBuildError as error:
         log.error("%s", error)
         result["error"] = str(error)
-        exit_code = 4
+        return 4
     except PipelineStepError as error:  # the audit or publication could not run; recorded in the ledger
         log.error("%s", error)
         log.debug("traceback", exc_info=error.__cause__)
         result["run"] = error.run.__dict__
         result["error"] = str(error)
-        exit_code = 6
-    if any(drop.state == "quarantined" for drop in drops) and exit_code == 0:
-        log.warning("some files were quarantined: see %s", home.quarantine)
-    if args.json:
+        return 6
+    return 0
+
+
+def _print_result(result: dict, as_json: bool) -> None:
+    from mainstream.summary import format_summary
+
+    if as_json:
         print(json.dumps(result, indent=2, default=str))
     elif "summary" in result:
         print(format_summary(result["summary"]))
+
+
+def _retract(args: argparse.Namespace, home: Home) -> int:
+    from dataclasses import asdict
+
+    from mainstream.retraction import RetractionError, retract_extract
+
+    try:
+        retraction = retract_extract(home, args.extract_id, args.reason)
+    except RetractionError as error:
+        print(f"mainstream retract: {error}", file=sys.stderr)
+        return 1
+    result: dict = {"retraction": asdict(retraction)}
+    if args.no_build:
+        log.info("not rebuilt (--no-build): the publication keeps extract %s until the next build", args.extract_id)
+        _print_result(result, as_json=args.json)
+        return 0
+    exit_code = _build_audit_publish(home, result, trigger="cli:retract")
+    _print_result(result, as_json=args.json)
     return exit_code
 
 

@@ -49,6 +49,11 @@ class Home:
         return self.root / "raw"
 
     @property
+    def retracted(self) -> Path:
+        """Raw files of retracted extracts, one folder per extract (out of every build, kept)."""
+        return self.root / "retracted"
+
+    @property
     def warehouse(self) -> Path:
         return self.root / "warehouse"
 

@@ -38,6 +38,13 @@ create table if not exists drops (
     recorded_at text
 );
 create index if not exists drops_by_hash on drops (content_hash, state);
+-- An extract withdrawn after it was loaded: its raw files moved out of the raw zone, its drop row kept as it was.
+create table if not exists retractions (
+    extract_id text primary key references drops (extract_id),
+    retracted_at text not null,
+    reason text not null,
+    retracted_by text not null
+);
 create table if not exists pipeline_runs (
     run_id text primary key,
     started_at text not null,
@@ -183,10 +190,11 @@ class Ledger:
             connection.close()
 
     def loaded_extract_with_hash(self, content_hash: str) -> str | None:
-        """The latest extract that loaded a file with this content, if any (extract ids sort by load time)."""
+        """The latest extract that loaded a file with this content and is not retracted (ids sort by load time)."""
         with self._connect() as connection:
             row = connection.execute(
                 "select extract_id from drops where content_hash = ? and state = 'loaded'"
+                " and extract_id not in (select extract_id from retractions)"
                 " order by extract_id desc limit 1",
                 (content_hash,),
             ).fetchone()
@@ -218,7 +226,9 @@ class Ledger:
             since = connection.execute(
                 f"select max(started_at) from pipeline_runs where state in ({states})", BUILT_RUN_STATES
             ).fetchone()[0]
-            query = "select * from drops where state = 'loaded'"
+            query = (
+                "select * from drops where state = 'loaded' and extract_id not in (select extract_id from retractions)"
+            )
             parameters: tuple[str, ...] = ()
             if since:
                 # Recorded after its Parquet was written (older rows: received, before it was read).
@@ -280,11 +290,32 @@ class Ledger:
         return ids
 
     def recent_drops(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest drops, newest first, with ``retracted_at`` and ``retraction_reason`` (null unless retracted)."""
+        return self._drops("order by drops.received_at desc, drops.rowid desc limit ?", (limit,))
+
+    def drop(self, extract_id: str) -> dict[str, Any] | None:
+        """One drop's row (with its retraction, as in :meth:`recent_drops`), or None for an unknown extract id."""
+        found = self._drops("where extract_id = ?", (extract_id,))
+        return found[0] if found else None
+
+    def _drops(self, condition: str, parameters: tuple[Any, ...]) -> list[dict[str, Any]]:
         with self._connect() as connection:
             rows = connection.execute(
-                "select * from drops order by received_at desc, rowid desc limit ?", (limit,)
+                "select drops.*, retractions.retracted_at, retractions.reason as retraction_reason"
+                f" from drops left join retractions using (extract_id) {condition}",
+                parameters,
             ).fetchall()
         return [dict(row) for row in rows]
+
+    def record_retraction(self, extract_id: str, reason: str, retracted_by: str) -> str:
+        """Record that a loaded extract is withdrawn; return when (its drop row stays as it was)."""
+        retracted_at = utc_now_precise()
+        with self._connect() as connection:
+            connection.execute(
+                "insert into retractions (extract_id, retracted_at, reason, retracted_by) values (?, ?, ?, ?)",
+                (extract_id, retracted_at, reason, retracted_by),
+            )
+        return retracted_at
 
     def recent_runs(self, limit: int = 10) -> list[dict[str, Any]]:
         with self._connect() as connection:

@@ -77,10 +77,14 @@ def format_status(status: dict[str, Any]) -> str:
     if not status["drops"]:
         lines.append("  (none yet)")
     for drop in status["drops"]:
+        state = "retracted" if drop.get("retracted_at") else drop["state"]
         lines.append(
-            f"  {drop['received_at']}  {drop['state']:<11} {drop['file_name']}  "
+            f"  {drop['received_at']}  {state:<11} {drop['file_name']}  "
             f"agency={_agency(drop['agency_ref'])} loaded={drop['rows_loaded']} rejected={drop['rows_rejected']}"
+            + (f"  extract={drop['extract_id']}" if drop["state"] == "loaded" else "")
         )
+        if drop.get("retracted_at"):
+            lines.append(f"      retracted at {drop['retracted_at']}: {drop['retraction_reason']}")
         if drop["reason"]:
             lines.append(f"      {drop['reason']}")
     if status["waiting_in_landing"]:
