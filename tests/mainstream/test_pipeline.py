@@ -309,3 +309,16 @@ def test_criteria_changes_read_what_they_name(tmp_path: Path) -> None:
     assert "XM-DAC-41114-PH-HOUSEHOLD-TENSIONS" not in peace
     assert ("XM-DAC-41114-PH-NIVEAU-DE-VIE", "adequate_standard_of_living") in rights
     assert ("XM-DAC-41114-PH-NOT-LIMITED-TO", "family_child_protection") in rights  # "not" negates nothing
+    # Sixth session, from an analyst's review: rights served where the words only set the scene.
+    assert ("XM-DAC-41114-PH-SCHOOL-CLOSURES", "education") not in rights  # schools closed: the setting
+    assert ("XM-DAC-41114-PH-HYGIENE-EDUCATION", "education") not in rights  # education on a topic
+    assert ("XM-DAC-41114-PH-SOCIOECONOMIC-IMPACT", "work") not in rights  # an impact studied, not livelihoods
+    assert ("XM-DAC-41114-PH-SDG-11A", "housing") not in rights  # a target serves only the right it names
+    assert ("XM-DAC-41114-PH-SDG-11-1", "housing") in rights
+    basis = dict(
+        _query(
+            home.published_db,
+            "select programme_id, evidence_basis from bridge_programme_right where right_code = 'education'",
+        )
+    )
+    assert basis["XM-DAC-41114-PH-SCHOOLS-REPAIRED"] == "body_single"  # the guard leaves other schools alone
