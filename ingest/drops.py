@@ -153,8 +153,15 @@ def ingest_file(
             "versions are the latest"
         )
         earlier = None
+    if not earlier and (retracted := ledger.retracted_extract_with_hash(content_hash)):
+        # Not a duplicate (retracted content counts as never loaded), but whoever reads the ledger should know.
+        notes.append(
+            f"identical to extract {retracted['extract_id']}, retracted at {retracted['retracted_at']} "
+            f"({retracted['retraction_reason']}): loaded again"
+        )
     if earlier:
         drop.state = "duplicate"
+        drop.agency_ref = drop.agency_ref or ledger.agency_of_extract(earlier)  # an IATI file is not read again
         drop.reason = (
             f"identical content already loaded as extract {earlier}{_agency_of(ledger, earlier, agency)}; "
             "nothing new loaded"
@@ -290,7 +297,8 @@ def _read(
 
     if not agency:
         raise UnknownAgencyError(
-            f"{path.name}: a {source_format} extract must be dropped in landing/<agency>/ so its agency is known "
+            f"{path.name}: {_FORMAT_NAMES.get(source_format, source_format)} must be dropped in landing/<agency>/ so "
+            "its agency is known "
             "(for a backfill, give it: `mainstream process --agency <agency>`, or the ingest DAG's agency param)"
         )
     table = read_tabular(path, source_format)
@@ -309,6 +317,10 @@ def _read(
         item = row_to_record(number, values, agency)
         (records if isinstance(item, ProgrammeRecord) else problems).append(item)
     return records
+
+
+#: How a message names a tabular format ("an Excel extract", not "a excel extract").
+_FORMAT_NAMES = {"csv": "a CSV extract", "excel": "an Excel extract", "json": "a JSON extract"}
 
 
 def _unique_ids(records: list[ProgrammeRecord], problems: list[RecordProblem]) -> list[ProgrammeRecord]:

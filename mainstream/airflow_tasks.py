@@ -141,7 +141,7 @@ def ingest_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
     """
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-    from mainstream.pipeline import ingest_paths
+    from mainstream.pipeline import changes_not_built, ingest_paths
 
     home = Home.from_env()
     ledger = Ledger(home.state_db)
@@ -222,14 +222,14 @@ def ingest_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
         message = "nothing to ingest: no path in the triggering asset events or params.paths, none in claimed/"
     else:
         message = f"no new programme rows loaded from {len(drops)} file(s) (duplicates or quarantined)"
-    waiting = ledger.loaded_drops_not_built()
+    waiting = changes_not_built(ledger)
     if waiting:
         summary["waiting_for_build"] = [
             {"file": row["file_name"], "extract_id": row["extract_id"], "rows_loaded": row["rows_loaded"]}
             for row in waiting
         ]
         log.info(
-            "%s, but %d file(s) loaded earlier are in no finished build yet (%s): emitting raw_extracts",
+            "%s, but %d file(s) loaded or retracted earlier are in no finished build yet (%s): emitting raw_extracts",
             message,
             len(waiting),
             ", ".join(f"{row['file_name']} ({row['extract_id']})" for row in waiting[:10])

@@ -96,14 +96,18 @@ def _parser() -> argparse.ArgumentParser:
             "held leave the marts. `mainstream status` shows each drop's extract id."
         ),
         epilog=(
-            "exit codes: 0 retracted and published (or retracted, with --no-build); 1 the extract cannot be "
-            "retracted (unknown, not loaded, already retracted, or the only extract left: load the corrected file "
-            "first), nothing changed; 2, 3, 6 as for `process`: retracted, but the build, audit or publication "
-            "failed and the previous publication (with the extract) stays until a build succeeds"
+            "exit codes: 0 retracted and published (or retracted, with --no-build); 1 nothing changed: the extract "
+            "is unknown, not loaded, already retracted and built without it, or no --reason was given; 4 retracted, "
+            "but no extract is left to build: the publication keeps it until the corrected file loads; 2, 3, 6 as "
+            "for `process`: retracted, but the build, audit or publication failed and the previous publication "
+            "(with the extract) stays until a build succeeds, which the next `process` or Airflow ingest runs. "
+            "Running the same command again finishes a retraction that was stopped (files left, or no build since)"
         ),
     )
     retract.add_argument("extract_id", metavar="EXTRACT_ID", help="the extract to withdraw (see `mainstream status`)")
-    retract.add_argument("--reason", required=True, help="why: kept in the ledger with who retracted it and when")
+    retract.add_argument(
+        "--reason", default="", help="why (required): kept in the ledger with who retracted it and when"
+    )
     retract.add_argument(
         "--no-build", action="store_true", help="retract only; the next build (any trigger) publishes the change"
     )
@@ -119,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     status.add_argument("--json", action="store_true", help="print one JSON object")
-    status.add_argument("--limit", type=int, default=10, help="how many drops and runs to show")
+    status.add_argument("--limit", type=_positive, default=10, help="how many drops and runs to show (at least 1)")
     status.set_defaults(handler=_status)
 
     evaluate = commands.add_parser("eval", help="compare the latest publication with a labels file")
@@ -139,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
 def _demo(args: argparse.Namespace, home: Home) -> int:
     from mainstream.demo import run_demo
 
@@ -148,7 +159,7 @@ def _demo(args: argparse.Namespace, home: Home) -> int:
 def _process(args: argparse.Namespace, home: Home) -> int:
     from ingest.errors import StorageFullError
     from mainstream.ledger import Ledger
-    from mainstream.pipeline import ingest_paths
+    from mainstream.pipeline import changes_not_built, ingest_paths
 
     if not args.paths and not args.rebuild:
         args.command_parser.error("give the files or folders to process (PATH), or --rebuild")
@@ -171,7 +182,7 @@ def _process(args: argparse.Namespace, home: Home) -> int:
     result: dict = {"drops": [drop.__dict__ for drop in drops]}
     loaded = sum(drop.rows_loaded for drop in drops if drop.state == "loaded")
     if not loaded and not args.rebuild:
-        waiting = Ledger(home.state_db).loaded_drops_not_built() if home.state_db.exists() else []
+        waiting = changes_not_built(Ledger(home.state_db)) if home.state_db.exists() else []
         if not waiting:
             counts = Counter(drop.state for drop in drops)
             found = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
@@ -185,7 +196,8 @@ def _process(args: argparse.Namespace, home: Home) -> int:
                 print(json.dumps(result, indent=2, default=str))
             return 4
         log.info(
-            "nothing new loaded, but %d file(s) loaded earlier are in no finished build yet (%s): building",
+            "nothing new loaded, but %d file(s) loaded or retracted earlier are in no finished build yet (%s): "
+            "building",
             len(waiting),
             ", ".join(row["file_name"] for row in waiting),
         )
@@ -245,12 +257,27 @@ def _retract(args: argparse.Namespace, home: Home) -> int:
         retraction = retract_extract(home, args.extract_id, args.reason)
     except RetractionError as error:
         print(f"mainstream retract: {error}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"error": str(error)}, indent=2))
         return 1
     result: dict = {"retraction": asdict(retraction)}
     if args.no_build:
-        log.info("not rebuilt (--no-build): the publication keeps extract %s until the next build", args.extract_id)
+        log.info(
+            "not rebuilt (--no-build): the publication keeps extract %s until the next build, which the next "
+            "`mainstream process` or Airflow ingest runs for it",
+            args.extract_id,
+        )
         _print_result(result, as_json=args.json)
         return 0
+    if not retraction.extracts_left:
+        message = (
+            f"retracted {args.extract_id}, but no extract is left to build: the previous publication (with it) stays "
+            "until a file loads; drop or process the corrected file now, and that build leaves it out"
+        )
+        log.warning("%s", message)
+        result["error"] = message
+        _print_result(result, as_json=args.json)
+        return 4
     exit_code = _build_audit_publish(home, result, trigger="cli:retract")
     _print_result(result, as_json=args.json)
     return exit_code

@@ -221,11 +221,8 @@ class Ledger:
         in ledgers from before, to the second, a drop recorded in the second a build began counts as not built).
         All loaded drops when no build ever finished.
         """
-        states = ", ".join("?" for _ in BUILT_RUN_STATES)
         with self._connect() as connection:
-            since = connection.execute(
-                f"select max(started_at) from pipeline_runs where state in ({states})", BUILT_RUN_STATES
-            ).fetchone()[0]
+            since = _latest_build_start(connection)
             query = (
                 "select * from drops where state = 'loaded' and extract_id not in (select extract_id from retractions)"
             )
@@ -236,6 +233,35 @@ class Ledger:
                 parameters = (since,)
             rows = connection.execute(query + " order by received_at, rowid", parameters).fetchall()
         return [dict(row) for row in rows]
+
+    def retractions_not_built(self) -> list[dict[str, Any]]:
+        """Retracted drops that no finished build reflects yet (the publication may still hold them), oldest first.
+
+        A retraction moves its raw files under the build lock, so every build that began after it was recorded
+        leaves the extract out; one recorded at or after the moment the latest finished build began waits.
+        """
+        with self._connect() as connection:
+            since = _latest_build_start(connection)
+            condition = "where retractions.retracted_at >= ?" if since else "where retractions.retracted_at is not null"
+            rows = connection.execute(
+                _DROPS_WITH_RETRACTIONS + f" {condition} order by retractions.retracted_at",
+                (since,) if since else (),
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def retracted_extract_with_hash(self, content_hash: str) -> dict[str, Any] | None:
+        """The latest retracted extract that had loaded this content, if any (with its retraction)."""
+        found = self._drops(
+            "where drops.content_hash = ? and retractions.retracted_at is not null"
+            " order by drops.extract_id desc limit 1",
+            (content_hash,),
+        )
+        return found[0] if found else None
+
+    def move_stored_file(self, extract_id: str, stored_path: str) -> None:
+        """Record where a drop's file is kept now (a retraction moves the archived file next to its raw files)."""
+        with self._connect() as connection:
+            connection.execute("update drops set stored_path = ? where extract_id = ?", (stored_path, extract_id))
 
     def record_drop(self, drop: DropRecord) -> None:
         drop.recorded_at = utc_now_precise()
@@ -290,7 +316,7 @@ class Ledger:
         return ids
 
     def recent_drops(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The latest drops, newest first, with ``retracted_at`` and ``retraction_reason`` (null unless retracted)."""
+        """The latest drops, newest first, with ``retracted_at``, ``retraction_reason`` and ``retracted_by``."""
         return self._drops("order by drops.received_at desc, drops.rowid desc limit ?", (limit,))
 
     def drop(self, extract_id: str) -> dict[str, Any] | None:
@@ -300,11 +326,7 @@ class Ledger:
 
     def _drops(self, condition: str, parameters: tuple[Any, ...]) -> list[dict[str, Any]]:
         with self._connect() as connection:
-            rows = connection.execute(
-                "select drops.*, retractions.retracted_at, retractions.reason as retraction_reason"
-                f" from drops left join retractions using (extract_id) {condition}",
-                parameters,
-            ).fetchall()
+            rows = connection.execute(f"{_DROPS_WITH_RETRACTIONS} {condition}", parameters).fetchall()
         return [dict(row) for row in rows]
 
     def record_retraction(self, extract_id: str, reason: str, retracted_by: str) -> str:
@@ -351,6 +373,21 @@ class Ledger:
         with self._connect() as connection:
             row = connection.execute(query, params).fetchone()
         return _decode_run(dict(row)) if row else None
+
+
+#: Drops with their retraction, if any (``retracted_at``, ``retraction_reason``, ``retracted_by`` null otherwise).
+_DROPS_WITH_RETRACTIONS = (
+    "select drops.*, retractions.retracted_at, retractions.reason as retraction_reason, retractions.retracted_by"
+    " from drops left join retractions using (extract_id)"
+)
+
+
+def _latest_build_start(connection: sqlite3.Connection) -> str | None:
+    """When the latest build that finished (any state in :data:`BUILT_RUN_STATES`) began, or None."""
+    states = ", ".join("?" for _ in BUILT_RUN_STATES)
+    return connection.execute(
+        f"select max(started_at) from pipeline_runs where state in ({states})", BUILT_RUN_STATES
+    ).fetchone()[0]
 
 
 def _mark_interrupted(connection: sqlite3.Connection, run_ids: list[str], message: str) -> None:

@@ -123,10 +123,16 @@ def _agency_from_parent(path: Path) -> str | None:
 
 
 @contextmanager
-def _exclusive_lock(lock_file: Path) -> Iterator[None]:
-    """Hold an exclusive flock on ``lock_file`` (any process, any thread opening it waits)."""
+def _exclusive_lock(lock_file: Path, waiting_message: str | None = None) -> Iterator[None]:
+    """Hold an exclusive flock on ``lock_file`` (any process, any thread opening it waits, saying
+    ``waiting_message`` first when given and the lock is taken)."""
     with lock_file.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting_message:
+                log.info("%s", waiting_message)
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -134,19 +140,30 @@ def _exclusive_lock(lock_file: Path) -> Iterator[None]:
 
 
 @contextmanager
-def ingest_lock(home: Home) -> Iterator[None]:
+def ingest_lock(home: Home, waiting_message: str | None = None) -> Iterator[None]:
     """One file ingested at a time per home, whichever process ingests it."""
     home.ensure()
-    with _exclusive_lock(home.state_db.parent / "ingest.lock"):
+    with _exclusive_lock(home.state_db.parent / "ingest.lock", waiting_message):
         yield
 
 
 @contextmanager
-def build_lock(home: Home) -> Iterator[None]:
+def build_lock(home: Home, waiting_message: str | None = None) -> Iterator[None]:
     """One build at a time per home: DuckDB allows a single writer of the build file."""
     home.ensure()
-    with _exclusive_lock(home.warehouse / "build.lock"):
+    with _exclusive_lock(home.warehouse / "build.lock", waiting_message):
         yield
+
+
+def changes_not_built(ledger: Ledger) -> list[dict]:
+    """Drops loaded or retracted since the latest finished build began: the publication may not reflect them."""
+    return [*ledger.loaded_drops_not_built(), *ledger.retractions_not_built()]
+
+
+def forget_build(home: Home) -> None:
+    """Mark the build file as holding no run's build (the caller holds the build lock): the raw zone changed under
+    it, so a run between its build and its publication is superseded instead of publishing what it built."""
+    _build_stamp(home).unlink(missing_ok=True)
 
 
 def has_extracts(home: Home) -> bool:

@@ -19,7 +19,7 @@ RUN_STATE_DESCRIPTIONS = {
     "audit_error": "FAILED: the audit could not run",
     "publish_error": "FAILED: publication failed after a passed audit",
     "superseded": "superseded: another run rebuilt the build file before this run was published",
-    "interrupted": "interrupted: its process was stopped mid-run, and a retry of the same Airflow run took over",
+    "interrupted": "interrupted: its process was stopped mid-run (for an Airflow task, its retry may have taken over)",
 }
 
 
@@ -43,9 +43,18 @@ def collect_status(home: Home, limit: int = 10) -> dict[str, Any]:
         ledger = Ledger(home.state_db)
     runs = ledger.recent_runs(limit) if ledger else []
     audited = [run for run in runs if run["audit_success"] is not None]
+    drops = ledger.recent_drops(limit) if ledger else []
+    for drop in drops:
+        if drop["retracted_at"]:
+            drop["state"] = "retracted"  # loaded, then withdrawn with `mainstream retract`
     return {
         "home": str(home.root),
-        "drops": ledger.recent_drops(limit) if ledger else [],
+        "drops": drops,
+        # Withdrawn since the latest finished build began: the publication may still hold them.
+        "retractions_not_built": [
+            {key: row[key] for key in ("extract_id", "file_name", "retracted_at", "retracted_by", "retraction_reason")}
+            for row in (ledger.retractions_not_built() if ledger else [])
+        ],
         # What the watcher would claim (hidden and partial names, and hidden folders, are not drops) and what the
         # ingest task's sweep of claimed/ would take.
         "waiting_in_landing": sorted(str(path) for path in iter_candidates(home.landing)),
@@ -77,16 +86,23 @@ def format_status(status: dict[str, Any]) -> str:
     if not status["drops"]:
         lines.append("  (none yet)")
     for drop in status["drops"]:
-        state = "retracted" if drop.get("retracted_at") else drop["state"]
         lines.append(
-            f"  {drop['received_at']}  {state:<11} {drop['file_name']}  "
+            f"  {drop['received_at']}  {drop['state']:<11} {drop['file_name']}  "
             f"agency={_agency(drop['agency_ref'])} loaded={drop['rows_loaded']} rejected={drop['rows_rejected']}"
-            + (f"  extract={drop['extract_id']}" if drop["state"] == "loaded" else "")
+            + (f"  extract={drop['extract_id']}" if drop["state"] in ("loaded", "retracted") else "")
         )
         if drop.get("retracted_at"):
-            lines.append(f"      retracted at {drop['retracted_at']}: {drop['retraction_reason']}")
+            lines.append(
+                f"      retracted at {drop['retracted_at']} by {drop['retracted_by']}: {drop['retraction_reason']}"
+            )
         if drop["reason"]:
             lines.append(f"      {drop['reason']}")
+    if status["retractions_not_built"]:
+        lines.append("Retracted, waiting for a build (the publication may still hold them):")
+        lines.extend(
+            f"  {row['extract_id']}  {row['file_name']}  retracted at {row['retracted_at']}"
+            for row in status["retractions_not_built"]
+        )
     if status["waiting_in_landing"]:
         lines.append(f"Waiting in landing/: {len(status['waiting_in_landing'])} file(s)")
     if status["claimed_not_finished"]:

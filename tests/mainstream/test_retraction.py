@@ -10,8 +10,8 @@ import pytest
 
 from mainstream.cli import main
 from mainstream.home import SAMPLE_DATA_DIR, Home
-from mainstream.ledger import Ledger
-from mainstream.pipeline import ingest_paths
+from mainstream.ledger import Ledger, RunRecord, utc_now_precise
+from mainstream.pipeline import changes_not_built, ingest_paths
 from mainstream.retraction import RetractionError, retract_extract
 from mainstream.status import collect_status, format_status
 
@@ -83,9 +83,17 @@ def test_a_wrong_agency_and_a_bad_correction_are_retracted_and_the_file_loads_ag
     ]
     for extract in (wrong, correction):
         moved = {path.name for path in (home.retracted / extract.extract_id).iterdir()}
-        assert "programmes.parquet" in moved and moved <= {"programmes.parquet", "programme_codes.parquet"}
+        archived_name = f"{extract.extract_id}__{extract.file_name}"
+        assert (
+            {"programmes.parquet", archived_name}
+            <= moved
+            <= {"programmes.parquet", "programme_codes.parquet", archived_name}
+        )
         assert not (home.raw / "programmes" / f"{extract.extract_id}.parquet").exists()
-        assert Path(Ledger(home.state_db).drop(extract.extract_id)["stored_path"]).is_file(), "the archived file stays"
+        assert (
+            Path(Ledger(home.state_db).drop(extract.extract_id)["stored_path"])
+            == home.retracted / extract.extract_id / archived_name
+        )
 
     [again] = ingest_paths([CSV], home, agency="undp")
     assert again.state == "loaded", again.reason
@@ -94,49 +102,106 @@ def test_a_wrong_agency_and_a_bad_correction_are_retracted_and_the_file_loads_ag
     assert published == {"L-1": "undp", **dict.fromkeys(sample_ids, "undp")}
 
     shown = format_status(collect_status(home))
+    retraction = Ledger(home.state_db).drop(wrong.extract_id)
     assert (
-        f"retracted at {Ledger(home.state_db).drop(wrong.extract_id)['retracted_at']}: UNDP's file sent as UNICEF's"
+        f"retracted at {retraction['retracted_at']} by {retraction['retracted_by']}: UNDP's file sent as UNICEF's"
         in shown
     )
     assert f"extract={again.extract_id}" in shown
 
 
-def test_what_cannot_be_retracted_says_why_and_changes_nothing(home: Home, tmp_path: Path) -> None:
-    [only] = ingest_paths([CSV], home, agency="undp")
+@pytest.mark.xdist_group("pipeline")
+def test_the_only_extract_is_retracted_and_replaced_by_the_corrected_file(
+    home: Home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The one file a new home ever loaded, under the wrong agency: retracting it leaves nothing to build, so the
+    publication keeps it (exit 4) until the same file loads under the right agency, whose build leaves it out."""
+    [wrong] = ingest_paths([CSV], home, agency="unicef")
+    assert main(["--home", str(home.root), "process", "--rebuild"]) == 0
+    capsys.readouterr()
+
+    code = main(
+        ["--home", str(home.root), "retract", wrong.extract_id, "--reason", "UNICEF folder by mistake", "--json"]
+    )
+
+    assert code == 4
+    result = json.loads(capsys.readouterr().out)
+    assert "no extract is left to build" in result["error"]
+    assert {agency for (agency,) in _published(home, "select distinct agency_code from dim_programme")} == {"unicef"}
+    status = collect_status(home)
+    assert [row["extract_id"] for row in status["retractions_not_built"]] == [wrong.extract_id]
+    [drop] = status["drops"]
+    assert (drop["state"], drop["retraction_reason"]) == ("retracted", "UNICEF folder by mistake")
+    assert "@" in drop["retracted_by"]
+    assert "Retracted, waiting for a build" in format_status(status)
+
+    assert main(["--home", str(home.root), "process", "--agency", "undp", str(CSV)]) == 0
+    assert {agency for (agency,) in _published(home, "select distinct agency_code from dim_programme")} == {"undp"}
+    latest = Ledger(home.state_db).recent_drops(1)[0]
+    assert latest["state"] == "loaded" and f"identical to extract {wrong.extract_id}, retracted at" in latest["reason"]
+    assert collect_status(home)["retractions_not_built"] == []
+
+
+def test_what_cannot_be_retracted_says_why_and_changes_nothing(
+    home: Home, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    [loaded] = ingest_paths([CSV], home, agency="undp")
     [duplicate] = ingest_paths(
         [_csv(tmp_path / "copy", "programmes.csv", CSV.read_text(encoding="utf-8"))], home, agency="undp"
     )
-    raw_before = sorted(path.name for path in home.raw.rglob("*.parquet"))
+    files_before = sorted(str(path.relative_to(home.root)) for path in home.root.rglob("*") if path.is_file())
 
     cases = {
         "no-such-extract": "no extract 'no-such-extract' in the ledger",
         duplicate.extract_id: "was duplicate, not loaded",
-        only.extract_id: "is the only extract left",
     }
     for extract_id, expected in cases.items():
         with pytest.raises(RetractionError, match=expected):
             retract_extract(home, extract_id, "a reason")
     with pytest.raises(RetractionError, match="say why"):
-        retract_extract(home, only.extract_id, "  ")
+        retract_extract(home, loaded.extract_id, "  ")
+    capsys.readouterr()
+    assert (
+        main(["--home", str(home.root), "retract", loaded.extract_id, "--json"]) == 1
+    )  # no --reason: not argparse's 2
+    assert "say why" in json.loads(capsys.readouterr().out)["error"]
 
-    assert sorted(path.name for path in home.raw.rglob("*.parquet")) == raw_before
-    assert not home.retracted.exists() or list(home.retracted.iterdir()) == []
-    assert Ledger(home.state_db).drop(only.extract_id)["retracted_at"] is None
+    files_after = sorted(str(path.relative_to(home.root)) for path in home.root.rglob("*") if path.is_file())
+    assert files_after == files_before
+    assert Ledger(home.state_db).drop(loaded.extract_id)["retracted_at"] is None
 
 
-def test_a_retraction_is_recorded_once_and_a_half_done_one_is_finished(home: Home, tmp_path: Path) -> None:
+def test_a_retraction_stopped_half_way_is_finished_and_one_built_is_refused(home: Home, tmp_path: Path) -> None:
     [kept] = ingest_paths([_csv(tmp_path / "a", "a.csv", "programme_id,title\nA-1,Water\n")], home, agency="undp")
     [withdrawn] = ingest_paths([_csv(tmp_path / "b", "b.csv", "programme_id,title\nB-1,Food\n")], home, agency="undp")
-    # A retraction recorded by a process that stopped before it moved the raw file.
+    archived = Path(Ledger(home.state_db).drop(withdrawn.extract_id)["stored_path"])
+    (home.warehouse / "build.stamp").write_text("run-before\n", encoding="utf-8")
+    # A retraction recorded by a process that stopped before it moved the files.
     Ledger(home.state_db).record_retraction(withdrawn.extract_id, "test data", "someone@host")
-    assert (home.raw / "programmes" / f"{withdrawn.extract_id}.parquet").exists()
 
     finished = retract_extract(home, withdrawn.extract_id, "another reason")
 
-    assert finished.reason == "test data", "the recorded retraction stands"
+    assert (finished.reason, finished.resumed) == ("test data", True), "the recorded retraction stands"
     assert not (home.raw / "programmes" / f"{withdrawn.extract_id}.parquet").exists()
     assert (home.retracted / withdrawn.extract_id / "programmes.parquet").is_file()
-    with pytest.raises(RetractionError, match=r"already retracted at .*: test data"):
+    kept_file = home.retracted / withdrawn.extract_id / archived.name
+    assert kept_file.is_file() and not archived.exists(), "the archived file leaves archive/ (no backfill reloads it)"
+    assert Ledger(home.state_db).drop(withdrawn.extract_id)["stored_path"] == str(kept_file)
+    assert not (home.warehouse / "build.stamp").exists(), "a run built before the retraction must not publish"
+    assert [row["extract_id"] for row in changes_not_built(Ledger(home.state_db))] == [
+        kept.extract_id,
+        withdrawn.extract_id,
+    ]
+    # Stopped again before its build finished: running it again goes on to the build.
+    assert retract_extract(home, withdrawn.extract_id, "").resumed
+    # Once a build has left it out, there is nothing left to finish.
+    Ledger(home.state_db).record_run(
+        RunRecord(run_id="r1", trigger="cli", state="published", started_at=utc_now_precise())
+    )
+    assert changes_not_built(Ledger(home.state_db)) == []
+    with pytest.raises(RetractionError, match=r"already retracted at .* by someone@host \(test data\)"):
         retract_extract(home, withdrawn.extract_id, "again")
-    assert (home.raw / "programmes" / f"{kept.extract_id}.parquet").exists()
-    assert [row["extract_id"] for row in Ledger(home.state_db).loaded_drops_not_built()] == [kept.extract_id]
+    backfill = ingest_paths([home.archive], home, agency="undp")
+    assert [(drop.state, drop.content_hash) for drop in backfill] == [("duplicate", kept.content_hash)], (
+        "a backfill of archive/ finds only what is still loaded"
+    )
