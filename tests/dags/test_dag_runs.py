@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from mainstream.home import DAGS_DIR, Home
-from mainstream.ledger import Ledger, RunRecord
+from mainstream.ledger import Ledger, RunRecord, utc_now_precise
 from tests import airflow_env
 from tests.helpers import FIXTURES
 
@@ -101,6 +101,34 @@ def test_ingest_dag_skips_when_nothing_new_is_loaded(dags, home: Home):
     assert _task_states(dag_run) == {"ingest_drops": "skipped"}
     states = sorted(drop["state"] for drop in Ledger(home.state_db).recent_drops())
     assert states == ["duplicate", "loaded"]
+
+
+def test_ingest_dag_builds_for_a_retraction_no_build_reflects_yet(dags, home: Home, tmp_path: Path):
+    """`mainstream retract --no-build` (or a retraction whose build was stopped): the next ingest run emits
+    raw_extracts even when it loads nothing new, so mainstream_publish takes the extract out of the publication."""
+    from mainstream.pipeline import ingest_paths
+    from mainstream.retraction import retract_extract
+
+    [kept] = ingest_paths([FIXTURE], home)
+    extra = tmp_path / "undp" / "extra.csv"
+    extra.parent.mkdir()
+    extra.write_text("programme_id,title\nX-1,Test data\n", encoding="utf-8")
+    [withdrawn] = ingest_paths([extra], home, agency="undp")
+    Ledger(home.state_db).record_run(
+        RunRecord(run_id="built", trigger="test", state="published", started_at=utc_now_precise())
+    )
+    retract_extract(home, withdrawn.extract_id, "test data")
+    again = _drop(home, "unhcr", FIXTURE)
+
+    dag_run = dags["mainstream_ingest"].test(run_conf={"paths": [str(again)]})
+
+    assert _task_states(dag_run) == {"ingest_drops": "success"}
+    [drop] = [
+        row
+        for row in Ledger(home.state_db).recent_drops()
+        if row["extract_id"] not in (kept.extract_id, withdrawn.extract_id)
+    ]
+    assert drop["state"] == "duplicate"
 
 
 def test_publish_dag_builds_audits_and_publishes_the_ingested_programmes(dags, home: Home):
