@@ -225,7 +225,9 @@ def ingest_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
     waiting = changes_not_built(ledger)
     if waiting:
         summary["waiting_for_build"] = [
-            {"file": row["file_name"], "extract_id": row["extract_id"], "rows_loaded": row["rows_loaded"]}
+            {"file": row["file_name"], "extract_id": row["extract_id"], "retracted": True}
+            if row.get("retracted_at")
+            else {"file": row["file_name"], "extract_id": row["extract_id"], "rows_loaded": row["rows_loaded"]}
             for row in waiting
         ]
         log.info(

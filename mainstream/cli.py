@@ -89,8 +89,9 @@ def _parser() -> argparse.ArgumentParser:
         "retract",
         help="withdraw a loaded extract (e.g. sent under the wrong agency), then build, audit and publish",
         description=(
-            "Withdraw one loaded extract: its raw files move to retracted/<extract_id>/ (kept, out of every build), "
-            "the ledger records who, when and why, and its archived file stays in archive/. The same content "
+            "Withdraw one loaded extract: its raw files and its archived file (and archived copies of the same "
+            "content) move to retracted/<extract_id>/ (kept, out of every build and of any backfill of archive/), "
+            "and the ledger records who, when and why. The same content "
             "dropped again loads (e.g. in the right agency's folder). Then build, audit and publish: each "
             "programme's latest version among the extracts left is published, and programmes only this extract "
             "held leave the marts. `mainstream status` shows each drop's extract id."
@@ -261,14 +262,6 @@ def _retract(args: argparse.Namespace, home: Home) -> int:
             print(json.dumps({"error": str(error)}, indent=2))
         return 1
     result: dict = {"retraction": asdict(retraction)}
-    if args.no_build:
-        log.info(
-            "not rebuilt (--no-build): the publication keeps extract %s until the next build, which the next "
-            "`mainstream process` or Airflow ingest runs for it",
-            args.extract_id,
-        )
-        _print_result(result, as_json=args.json)
-        return 0
     if not retraction.extracts_left:
         message = (
             f"retracted {args.extract_id}, but no extract is left to build: the previous publication (with it) stays "
@@ -278,6 +271,14 @@ def _retract(args: argparse.Namespace, home: Home) -> int:
         result["error"] = message
         _print_result(result, as_json=args.json)
         return 4
+    if args.no_build:
+        log.info(
+            "not rebuilt (--no-build): the publication keeps extract %s until the next build, which the next "
+            "`mainstream process` or Airflow ingest runs for it",
+            args.extract_id,
+        )
+        _print_result(result, as_json=args.json)
+        return 0
     exit_code = _build_audit_publish(home, result, trigger="cli:retract")
     _print_result(result, as_json=args.json)
     return exit_code

@@ -235,13 +235,14 @@ class Ledger:
         return [dict(row) for row in rows]
 
     def retractions_not_built(self) -> list[dict[str, Any]]:
-        """Retracted drops that no finished build reflects yet (the publication may still hold them), oldest first.
+        """Retracted drops that no publication reflects yet (the publication still holds them), oldest first.
 
         A retraction moves its raw files under the build lock, so every build that began after it was recorded
-        leaves the extract out; one recorded at or after the moment the latest finished build began waits.
+        leaves the extract out; one recorded at or after the moment the latest *published* run began waits (a
+        build that then failed its audit or publication published nothing, so the extract is still out there).
         """
         with self._connect() as connection:
-            since = _latest_build_start(connection)
+            since = _latest_build_start(connection, states=("published",))
             condition = "where retractions.retracted_at >= ?" if since else "where retractions.retracted_at is not null"
             rows = connection.execute(
                 _DROPS_WITH_RETRACTIONS + f" {condition} order by retractions.retracted_at",
@@ -257,6 +258,10 @@ class Ledger:
             (content_hash,),
         )
         return found[0] if found else None
+
+    def drops_with_hash(self, content_hash: str) -> list[dict[str, Any]]:
+        """Every drop of this content (loaded, duplicates, retracted), oldest first."""
+        return self._drops("where drops.content_hash = ? order by drops.extract_id", (content_hash,))
 
     def move_stored_file(self, extract_id: str, stored_path: str) -> None:
         """Record where a drop's file is kept now (a retraction moves the archived file next to its raw files)."""
@@ -382,11 +387,11 @@ _DROPS_WITH_RETRACTIONS = (
 )
 
 
-def _latest_build_start(connection: sqlite3.Connection) -> str | None:
-    """When the latest build that finished (any state in :data:`BUILT_RUN_STATES`) began, or None."""
-    states = ", ".join("?" for _ in BUILT_RUN_STATES)
+def _latest_build_start(connection: sqlite3.Connection, states: tuple[str, ...] = BUILT_RUN_STATES) -> str | None:
+    """When the latest run in one of ``states`` (by default, any whose build finished) began, or None."""
+    placeholders = ", ".join("?" for _ in states)
     return connection.execute(
-        f"select max(started_at) from pipeline_runs where state in ({states})", BUILT_RUN_STATES
+        f"select max(started_at) from pipeline_runs where state in ({placeholders})", states
     ).fetchone()[0]
 
 

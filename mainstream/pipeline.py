@@ -50,14 +50,21 @@ class PipelineStepError(RuntimeError):
 
 
 class BuildChangedError(RuntimeError):
-    """The build file is no longer the one this run built: another run rebuilt it (or is rebuilding it)."""
+    """The build file is no longer the one this run built: another run rebuilt it (or is rebuilding it), or a
+    retraction changed the raw zone under it."""
 
     def __init__(self, run: RunRecord, found: str | None) -> None:
-        now = f"run {found}'s" if found else "an unfinished or failed build"
+        if found:
+            now = f"run {found}'s build, not this run's; the run that rebuilt the file publishes its own build"
+        else:
+            now = (
+                "no finished build (another build is running or failed, or an extract was retracted since this "
+                "build); the next build publishes, which `mainstream status` says is waiting when a retraction "
+                "caused it"
+            )
         super().__init__(
-            f"run {run.run_id}: the build file now holds {now}, not this run's build; nothing of this run is "
-            "audited or published (the previous publication stays, and the run that rebuilt the file publishes "
-            "its own build)"
+            f"run {run.run_id}: the build file now holds {now}. Nothing of this run is audited or published (the "
+            "previous publication stays)"
         )
         self.run = run
 

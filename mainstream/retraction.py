@@ -111,18 +111,22 @@ def _check(home: Home, ledger: Ledger, extract_id: str, reason: str) -> dict[str
 
 
 def _move_files(home: Home, ledger: Ledger, drop: dict[str, Any]) -> list[Path]:
-    """Move the raw files and the archived file to ``retracted/<extract_id>/`` (what is already there stays)."""
+    """Move the raw files, the archived file and the archived copies of its duplicates (the same content dropped
+    again) to ``retracted/<extract_id>/``: out of archive/, so that a backfill of archive/ does not load the
+    content again unnoticed. What is already there stays."""
     target = home.retracted / drop["extract_id"]
     moved = withdraw_extract(home.raw, drop["extract_id"], target)
-    stored = Path(drop["stored_path"]) if drop["stored_path"] else None
-    if stored is not None and stored.parent != target and stored.exists():
-        # Out of archive/, so that a backfill of archive/ does not load it again unnoticed.
-        kept = target / stored.name
-        os.replace(stored, kept)
-        ledger.move_stored_file(drop["extract_id"], str(kept))
-        moved.append(kept)
-    elif stored is not None and (target / stored.name).exists():
-        moved.append(target / stored.name)
+    for copy in ledger.drops_with_hash(drop["content_hash"]):
+        stored = Path(copy["stored_path"]) if copy["stored_path"] else None
+        if stored is None or copy["state"] == "quarantined":
+            continue
+        if stored.is_relative_to(home.archive) and stored.exists():
+            kept = target / stored.name
+            os.replace(stored, kept)
+            ledger.move_stored_file(copy["extract_id"], str(kept))
+            moved.append(kept)
+        elif stored.parent == target and stored.exists():
+            moved.append(stored)
     return moved
 
 

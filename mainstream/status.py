@@ -18,7 +18,8 @@ RUN_STATE_DESCRIPTIONS = {
     "audit_failed": "FAILED its audit: publication blocked",
     "audit_error": "FAILED: the audit could not run",
     "publish_error": "FAILED: publication failed after a passed audit",
-    "superseded": "superseded: another run rebuilt the build file before this run was published",
+    "superseded": "superseded: another run rebuilt the build file, or an extract was retracted, before this run was "
+    "published",
     "interrupted": "interrupted: its process was stopped mid-run (for an Airflow task, its retry may have taken over)",
 }
 

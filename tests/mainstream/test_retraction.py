@@ -174,6 +174,8 @@ def test_what_cannot_be_retracted_says_why_and_changes_nothing(
 def test_a_retraction_stopped_half_way_is_finished_and_one_built_is_refused(home: Home, tmp_path: Path) -> None:
     [kept] = ingest_paths([_csv(tmp_path / "a", "a.csv", "programme_id,title\nA-1,Water\n")], home, agency="undp")
     [withdrawn] = ingest_paths([_csv(tmp_path / "b", "b.csv", "programme_id,title\nB-1,Food\n")], home, agency="undp")
+    [copy] = ingest_paths([_csv(tmp_path / "c", "b.csv", "programme_id,title\nB-1,Food\n")], home, agency="undp")
+    assert copy.state == "duplicate"  # its archived copy must leave archive/ with the retraction too
     archived = Path(Ledger(home.state_db).drop(withdrawn.extract_id)["stored_path"])
     (home.warehouse / "build.stamp").write_text("run-before\n", encoding="utf-8")
     # A retraction recorded by a process that stopped before it moved the files.
@@ -187,6 +189,8 @@ def test_a_retraction_stopped_half_way_is_finished_and_one_built_is_refused(home
     kept_file = home.retracted / withdrawn.extract_id / archived.name
     assert kept_file.is_file() and not archived.exists(), "the archived file leaves archive/ (no backfill reloads it)"
     assert Ledger(home.state_db).drop(withdrawn.extract_id)["stored_path"] == str(kept_file)
+    copy_file = Path(Ledger(home.state_db).drop(copy.extract_id)["stored_path"])
+    assert copy_file.parent == home.retracted / withdrawn.extract_id and copy_file.is_file()
     assert not (home.warehouse / "build.stamp").exists(), "a run built before the retraction must not publish"
     assert [row["extract_id"] for row in changes_not_built(Ledger(home.state_db))] == [
         kept.extract_id,
@@ -194,7 +198,13 @@ def test_a_retraction_stopped_half_way_is_finished_and_one_built_is_refused(home
     ]
     # Stopped again before its build finished: running it again goes on to the build.
     assert retract_extract(home, withdrawn.extract_id, "").resumed
-    # Once a build has left it out, there is nothing left to finish.
+    # A build that then failed its publication published nothing: the retraction still waits.
+    Ledger(home.state_db).record_run(
+        RunRecord(run_id="r0", trigger="cli", state="publish_error", started_at=utc_now_precise())
+    )
+    assert [row["extract_id"] for row in changes_not_built(Ledger(home.state_db))] == [withdrawn.extract_id]
+    assert retract_extract(home, withdrawn.extract_id, "").resumed
+    # Once a publication has left it out, there is nothing left to finish.
     Ledger(home.state_db).record_run(
         RunRecord(run_id="r1", trigger="cli", state="published", started_at=utc_now_precise())
     )
@@ -205,3 +215,17 @@ def test_a_retraction_stopped_half_way_is_finished_and_one_built_is_refused(home
     assert [(drop.state, drop.content_hash) for drop in backfill] == [("duplicate", kept.content_hash)], (
         "a backfill of archive/ finds only what is still loaded"
     )
+
+
+def test_retracting_the_last_extract_without_a_build_says_none_can_follow(
+    home: Home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    [only] = ingest_paths([CSV], home, agency="unicef")
+
+    code = main(
+        ["--home", str(home.root), "retract", only.extract_id, "--reason", "wrong folder", "--no-build", "--json"]
+    )
+
+    assert code == 4, "--no-build promises a later build, which cannot run with no extract left"
+    assert "no extract is left to build" in json.loads(capsys.readouterr().out)["error"]
+    assert Ledger(home.state_db).drop(only.extract_id)["retracted_at"] is not None
