@@ -200,7 +200,7 @@ def test_a_run_whose_build_another_run_replaced_is_neither_audited_nor_published
     (home.warehouse / "build.stamp").unlink()
     waiting, _ = start_run(home, trigger="airflow:second")
     waiting.run_id = rebuilt.run_id
-    with pytest.raises(BuildChangedError, match="unfinished or failed build"):
+    with pytest.raises(BuildChangedError, match="holds no finished build"):
         audit(home, waiting, ledger)
 
 
