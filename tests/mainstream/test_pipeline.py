@@ -322,3 +322,18 @@ def test_criteria_changes_read_what_they_name(tmp_path: Path) -> None:
         )
     )
     assert basis["XM-DAC-41114-PH-SCHOOLS-REPAIRED"] == "body_single"  # the guard leaves other schools alone
+    # From an OHCHR-style review: codes set no duty-bearer area or principle; group treaties need their group.
+    criteria = set(
+        _query(
+            home.published_db,
+            "select programme_id, criterion_type::varchar, criterion_code::varchar from fct_programme_tag"
+            " where criterion_type in ('duty_bearer_area', 'principle')",
+        )
+    )
+    election_code = "XM-DAC-41114-PH-ELECTIONS-CODE"
+    assert not {row for row in criteria if row[0] == election_code}, "15151 and a gender marker alone set none"
+    assert ("XM-DAC-41114-PH-TRANSPARENCY", "principle", "transparency") in criteria
+    treaties = set(_query(home.published_db, "select programme_id, treaty_code::varchar from bridge_programme_treaty"))
+    assert ("XM-DAC-41114-PH-CLINICS-FOR-ALL", "ICESCR") in treaties
+    assert ("XM-DAC-41114-PH-CLINICS-FOR-ALL", "CEDAW") not in treaties
+    assert ("XM-DAC-41114-PH-CLINICS-FOR-WOMEN", "CEDAW") in treaties

@@ -1,5 +1,6 @@
--- Programme x core treaty article, reached through the rights the programme carries
--- (criteria_right_treaty_articles): which treaty obligations the programme helps a State meet.
+-- Programme x treaty article protecting a right the programme serves (criteria_right_treaty_articles); a treaty
+-- that protects a group (criteria_treaty_protected_groups: CEDAW, CRC, CRPD, ICMW, ...) only when the programme
+-- names that group. A link says which obligations the programme's work relates to, not that it implements them.
 -- Key: programme_id, right_code, treaty_code, article. The article catalogue's text columns are written as
 -- ENUMs (enum_of): this is the largest mart (tens of rows per programme), and they read as text.
 
@@ -30,6 +31,18 @@ articles as (
 
 ),
 
+groups as (
+
+    select programme_id, cast(group_code as varchar) as group_code from {{ ref('bridge_programme_group') }}
+
+),
+
+protected_groups as (
+
+    select treaty_code, group_code from {{ ref('criteria_treaty_protected_groups') }}
+
+),
+
 treaties as (
 
     select cast(treaty_code as {{ treaty_enum }}) as treaty_code, cast(treaty_name as {{ treaty_name_enum }}) as treaty_name
@@ -53,6 +66,17 @@ final as (
     from rights
     inner join articles on articles.right_code = rights.right_code
     left join treaties on treaties.treaty_code = articles.treaty_code
+    -- A treaty that protects a group (CEDAW, CRC, CRPD, ICMW, ...) reaches only programmes that name that group.
+    where not exists (
+        select 1 from protected_groups where protected_groups.treaty_code = cast(articles.treaty_code as varchar)
+    )
+    or exists (
+        select 1
+        from protected_groups
+        inner join groups on groups.group_code = protected_groups.group_code
+        where protected_groups.treaty_code = cast(articles.treaty_code as varchar)
+            and groups.programme_id = rights.programme_id
+    )
 
 )
 
