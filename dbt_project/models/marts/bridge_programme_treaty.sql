@@ -31,15 +31,25 @@ articles as (
 
 ),
 
-groups as (
+protected_groups as (
 
-    select programme_id, cast(group_code as varchar) as group_code from {{ ref('bridge_programme_group') }}
+    select cast(treaty_code as {{ treaty_enum }}) as treaty_code, group_code
+    from {{ ref('criteria_treaty_protected_groups') }}
 
 ),
 
-protected_groups as (
+group_treaty_codes as (
 
-    select treaty_code, group_code from {{ ref('criteria_treaty_protected_groups') }}
+    select distinct treaty_code from protected_groups
+
+),
+
+group_treaties as (
+
+    -- The group treaties each programme may be linked to: those protecting a group it names.
+    select distinct programme_groups.programme_id, protected_groups.treaty_code
+    from {{ ref('bridge_programme_group') }} as programme_groups
+    inner join protected_groups on protected_groups.group_code = cast(programme_groups.group_code as varchar)
 
 ),
 
@@ -66,17 +76,12 @@ final as (
     from rights
     inner join articles on articles.right_code = rights.right_code
     left join treaties on treaties.treaty_code = articles.treaty_code
+    left join group_treaty_codes on group_treaty_codes.treaty_code = articles.treaty_code
+    left join group_treaties
+        on group_treaties.programme_id = rights.programme_id
+        and group_treaties.treaty_code = articles.treaty_code
     -- A treaty that protects a group (CEDAW, CRC, CRPD, ICMW, ...) reaches only programmes that name that group.
-    where not exists (
-        select 1 from protected_groups where protected_groups.treaty_code = cast(articles.treaty_code as varchar)
-    )
-    or exists (
-        select 1
-        from protected_groups
-        inner join groups on groups.group_code = protected_groups.group_code
-        where protected_groups.treaty_code = cast(articles.treaty_code as varchar)
-            and groups.programme_id = rights.programme_id
-    )
+    where group_treaty_codes.treaty_code is null or group_treaties.programme_id is not null
 
 )
 
