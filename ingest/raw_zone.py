@@ -108,8 +108,8 @@ def write_extract(raw_root: Path, lineage: Lineage, records: Iterable[ProgrammeR
     programmes = _table(PROGRAMMES_SCHEMA, programme_columns, programme_numbers, lineage)
     codes = _table(CODES_SCHEMA, code_columns, code_numbers, lineage)
     # Codes first: a reader that sees the programme file also sees its codes.
-    _write_atomically(codes, raw_root / "programme_codes" / f"{lineage.extract_id}.parquet")
-    _write_atomically(programmes, raw_root / "programmes" / f"{lineage.extract_id}.parquet")
+    _write_atomically(codes, extract_file(raw_root, "programme_codes", lineage.extract_id))
+    _write_atomically(programmes, extract_file(raw_root, "programmes", lineage.extract_id))
     return programmes.num_rows
 
 
@@ -136,7 +136,7 @@ def programme_agencies(raw_root: Path, programme_ids: Collection[str]) -> dict[s
 def extract_is_superseded(raw_root: Path, extract_id: str) -> bool:
     """Whether a later extract holds a newer version of any of this extract's programmes (the warehouse keeps each
     programme's latest version, so the later one is what is published)."""
-    own = raw_root / "programmes" / f"{extract_id}.parquet"
+    own = extract_file(raw_root, "programmes", extract_id)
     others = [path for path in (raw_root / "programmes").glob("[0-9]*.parquet") if path != own]
     if not own.exists() or not others:
         return False
@@ -156,6 +156,16 @@ def extract_is_superseded(raw_root: Path, extract_id: str) -> bool:
     return bool(superseded)
 
 
+def extract_file(raw_root: Path, table: str, extract_id: str) -> Path:
+    """Where one extract's rows of one raw table live: ``raw/<table>/<extract_id>.parquet``."""
+    return raw_root / table / f"{extract_id}.parquet"
+
+
+def has_raw_files(raw_root: Path, extract_id: str) -> bool:
+    """Whether any raw file of the extract is in the raw zone (e.g. a retraction stopped before it moved them)."""
+    return any(extract_file(raw_root, table, extract_id).exists() for table in RAW_TABLES)
+
+
 def withdraw_extract(raw_root: Path, extract_id: str, target: Path) -> list[Path]:
     """Move one extract's raw files (every raw table) out of the raw zone into ``target``; return where they went.
 
@@ -165,7 +175,7 @@ def withdraw_extract(raw_root: Path, extract_id: str, target: Path) -> list[Path
     target.mkdir(parents=True, exist_ok=True)
     moved = []
     for table in RAW_TABLES:
-        source = raw_root / table / f"{extract_id}.parquet"
+        source = extract_file(raw_root, table, extract_id)
         destination = target / f"{table}.parquet"
         if source.exists():
             os.replace(source, destination)
@@ -177,7 +187,7 @@ def withdraw_extract(raw_root: Path, extract_id: str, target: Path) -> list[Path
 def discard_extract(raw_root: Path, extract_id: str) -> None:
     """Remove whatever an interrupted :func:`write_extract` left of one extract (nothing when it never started)."""
     for table in RAW_TABLES:
-        (raw_root / table / f"{extract_id}.parquet").unlink(missing_ok=True)
+        extract_file(raw_root, table, extract_id).unlink(missing_ok=True)
 
 
 def _table(schema: pa.Schema, columns: dict[str, list], numbers: list[int], lineage: Lineage) -> pa.Table:

@@ -54,10 +54,11 @@ class AirflowStartError(RuntimeError):
 def _describe(process: psutil.Process) -> str:
     """``pid [component] command line`` of a process, shortened, for a log line (or ``pid (gone)``)."""
     try:
-        command = " ".join(process.cmdline()) or process.name()
+        arguments = process.cmdline()
+        command = " ".join(arguments) or process.name()
     except psutil.Error:
         return f"{process.pid} (gone)"
-    component = _component_name(process)
+    component = _component_of(arguments)
     return f"{process.pid} [{component}] {command[:120]}" if component else f"{process.pid} {command[:120]}"
 
 
@@ -434,9 +435,13 @@ def _children(pid: int) -> list[psutil.Process]:
 def _component_name(process: psutil.Process) -> str | None:
     """``scheduler``, ``api-server``, ... for an ``airflow <component>`` process (None for anything else)."""
     try:
-        arguments = process.cmdline()
+        return _component_of(process.cmdline())
     except psutil.Error:
         return None
+
+
+def _component_of(arguments: list[str]) -> str | None:
+    """The word after the ``airflow`` launcher in a command line (``scheduler``, ``api-server``, ...), or None."""
     for position, argument in enumerate(arguments[:-1]):
         if Path(argument).name == "airflow":
             return arguments[position + 1]

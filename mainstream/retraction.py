@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.raw_zone import RAW_TABLES, withdraw_extract
+from ingest.raw_zone import has_raw_files, withdraw_extract
 from mainstream.home import Home
 from mainstream.ledger import Ledger
 from mainstream.pipeline import build_lock, forget_build, has_extracts, ingest_lock
@@ -100,7 +100,7 @@ def _check(home: Home, ledger: Ledger, extract_id: str, reason: str) -> dict[str
         )
     if drop["retracted_at"]:
         pending = {row["extract_id"] for row in ledger.retractions_not_built()}
-        if extract_id not in pending and not _raw_files_left(home, extract_id):
+        if extract_id not in pending and not has_raw_files(home.raw, extract_id):
             raise RetractionError(
                 f"extract {extract_id} ({drop['file_name']}) was already retracted at {drop['retracted_at']} by "
                 f"{drop['retracted_by']} ({drop['retraction_reason']}), and a build since has left it out"
@@ -128,11 +128,6 @@ def _move_files(home: Home, ledger: Ledger, drop: dict[str, Any]) -> list[Path]:
         elif stored.parent == target and stored.exists():
             moved.append(stored)
     return moved
-
-
-def _raw_files_left(home: Home, extract_id: str) -> bool:
-    """Whether raw files of the extract are still in the raw zone (a retraction stopped before it moved them)."""
-    return any((home.raw / table / f"{extract_id}.parquet").exists() for table in RAW_TABLES)
 
 
 def _retraction(drop: dict[str, Any], retracted_at: str, retracted_by: str, reason: str) -> Retraction:

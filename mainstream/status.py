@@ -51,7 +51,7 @@ def collect_status(home: Home, limit: int = 10) -> dict[str, Any]:
     return {
         "home": str(home.root),
         "drops": drops,
-        # Withdrawn since the latest finished build began: the publication may still hold them.
+        # Withdrawn since the latest published run began: the publication still holds them.
         "retractions_not_built": [
             {key: row[key] for key in ("extract_id", "file_name", "retracted_at", "retracted_by", "retraction_reason")}
             for row in (ledger.retractions_not_built() if ledger else [])
