@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import duckdb
 import pytest
 
 from mainstream.cli import main
-from mainstream.home import SAMPLE_DATA_DIR, Home
+from mainstream.home import DBT_PROJECT_DIR, SAMPLE_DATA_DIR, Home
 from mainstream.ledger import Ledger
 from mainstream.pipeline import (
     AuditBlockedError,
@@ -135,6 +137,37 @@ def test_gbv_child_protection_record_is_principal_with_cited_evidence(published_
     assert marker == 3
     assert justification.startswith("Marker 3 (principal): ")
     assert "children" in groups
+
+
+def test_every_justification_cites_evidence_in_plain_words_with_its_rule(published_home: Home) -> None:
+    """Each citation reads 'what the rule recognises: "matched text" in field [rule id]': the words are the rule's
+    evidence_label from the criteria seeds, and the rule id and matched text find the programme's own evidence."""
+    labels: dict[str, str] = {}
+    for seed in ("criteria_text_rules.csv", "criteria_code_rules.csv"):
+        with (DBT_PROJECT_DIR / "seeds" / "criteria" / seed).open(encoding="utf-8") as rules_file:
+            labels |= {row["rule_id"]: row["evidence_label"] for row in csv.DictReader(rules_file)}
+    rows = _query(
+        published_home.published_db,
+        """
+        select p.programme_id, p.hr_marker, p.marker_justification,
+               list(distinct e.rule_id::varchar || '|' || e.matched_text::varchar) filter (where e.rule_id is not null)
+        from dim_programme p left join fct_programme_evidence e using (programme_id)
+        group by all
+        """,
+    )
+    citation = re.compile(r'(?P<label>[^;]+?): "(?P<text>[^"]*)" in (?P<field>[^\[;]+) \[(?P<rule>[^\]]+)\]')
+    cited = 0
+    for programme_id, marker, justification, evidence in rows:
+        body = justification.split("): ", 1)[1]
+        citations = [match.groupdict() for match in citation.finditer(body)]
+        if marker == 0 and not citations:
+            continue
+        assert 1 <= len(citations) <= 3, (programme_id, justification)
+        for found in citations:
+            assert found["label"].lstrip("; ") == labels[found["rule"]], (programme_id, found)
+            assert f"{found['rule']}|{found['text']}" in evidence, (programme_id, found)
+        cited += len(citations)
+    assert cited > 50
 
 
 def test_eval_command_reports_metrics_as_json(published_home: Home, capsys: pytest.CaptureFixture[str]) -> None:

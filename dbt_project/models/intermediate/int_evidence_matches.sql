@@ -58,7 +58,8 @@ matches as (
         text_rules.principle_code,
         text_rules.area_code,
         cast(null as varchar) as sdg_target,
-        text_rules.rule_description
+        text_rules.rule_description,
+        text_rules.evidence_label
     from text_matches
     inner join text_rules on text_rules.rule_id = text_matches.rule_id
 
@@ -86,7 +87,8 @@ matches as (
         code_rules.principle_code,
         code_rules.area_code,
         code_rules.sdg_target,
-        code_rules.rationale
+        code_rules.rationale,
+        code_rules.evidence_label
     from code_matches
     inner join code_rules on code_rules.rule_id = code_matches.rule_id
 

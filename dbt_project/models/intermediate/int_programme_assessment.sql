@@ -104,13 +104,15 @@ per_programme as (
 justification as (
 
     -- The cited evidence in words: each of the (up to) {{ cited_count }} ranks looked up directly, no
-    -- per-programme string aggregation.
+    -- per-programme string aggregation. Each citation reads: what the rule recognises, in plain words; the
+    -- text or code it matched; where; and the rule id that finds it in fct_programme_evidence.
     select
         per_programme.programme_key,
         nullif(concat_ws('; '
             {%- for position in range(1, cited_count + 1) %},
-            cited_{{ position }}.rule_id || ' "' || cited_{{ position }}.matched_text || '" in '
+            cited_{{ position }}.evidence_label || ': "' || cited_{{ position }}.matched_text || '" in '
                 || coalesce({{ rank_text_field('per_programme.cited_ranks[' ~ position ~ ']') }}, cited_{{ position }}.source_field)
+                || ' [' || cited_{{ position }}.rule_id || ']'
             {%- endfor %}
         ), '') as cited_evidence
     from per_programme
