@@ -370,3 +370,8 @@ def test_criteria_changes_read_what_they_name(tmp_path: Path) -> None:
     assert ("XM-DAC-41114-PH-CLINICS-FOR-ALL", "ICESCR") in treaties
     assert ("XM-DAC-41114-PH-CLINICS-FOR-ALL", "CEDAW") not in treaties
     assert ("XM-DAC-41114-PH-CLINICS-FOR-WOMEN", "CEDAW") in treaties
+    # Seventh session: protection monitoring is the human rights monitoring area, at the marker
+    # text.protection.services already gave it; awareness of child rights is human rights education.
+    assert ("XM-DAC-41114-PH-PROTECTION-MONITORING", "duty_bearer_area", "human_rights_monitoring") in criteria
+    assert tags["PROTECTION-MONITORING"][0] == 2
+    assert ("XM-DAC-41114-PH-CHILD-RIGHTS-AWARENESS", "duty_bearer_area", "human_rights_education") in criteria
