@@ -80,7 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     process.add_argument(
         "--rebuild",
         action="store_true",
-        help="build, audit and publish even when nothing new is loaded (PATH may then be omitted)",
+        help=(
+            "build from scratch (every programme text scanned again), audit and publish, even when nothing new "
+            "is loaded (PATH may then be omitted)"
+        ),
     )
     process.add_argument("--json", action="store_true", help="print the result as JSON")
     process.set_defaults(handler=_process, command_parser=process)
@@ -202,21 +205,21 @@ def _process(args: argparse.Namespace, home: Home) -> int:
             len(waiting),
             ", ".join(row["file_name"] for row in waiting),
         )
-    exit_code = _build_audit_publish(home, result, trigger="cli")
+    exit_code = _build_audit_publish(home, result, trigger="cli", full_refresh=args.rebuild)
     if any(drop.state == "quarantined" for drop in drops) and exit_code == 0:
         log.warning("some files were quarantined: see %s", home.quarantine)
     _print_result(result, as_json=args.json)
     return exit_code
 
 
-def _build_audit_publish(home: Home, result: dict, trigger: str) -> int:
+def _build_audit_publish(home: Home, result: dict, trigger: str, full_refresh: bool = False) -> int:
     """Build, audit and publish; put the run (and the summary or the error) in ``result``; return the exit code."""
     from mainstream.pipeline import AuditBlockedError, NothingToBuildError, PipelineStepError, build_audit_publish
     from mainstream.summary import publication_summary
     from mainstream.transform import BuildFailedError
 
     try:
-        run = build_audit_publish(home, trigger=trigger)
+        run = build_audit_publish(home, trigger=trigger, full_refresh=full_refresh)
         result["run"] = run.__dict__
         result["summary"] = publication_summary(home.published_db)
     except AuditBlockedError as error:

@@ -200,8 +200,12 @@ def require_own_build(home: Home, run: RunRecord) -> None:
         raise BuildChangedError(run, found)
 
 
-def build(home: Home, run: RunRecord, ledger: Ledger) -> None:
-    """dbt build (seeds, models, tests) into the private build file (the caller holds the build lock)."""
+def build(home: Home, run: RunRecord, ledger: Ledger, full_refresh: bool = False) -> None:
+    """dbt build (seeds, models, tests) into the private build file (the caller holds the build lock).
+
+    A build scans only programme texts the build file has not scanned with the current phrases
+    (int_text_spans); ``full_refresh`` scans every text again (``dbt build --full-refresh``).
+    """
     from mainstream.transform import BuildFailedError, run_dbt
 
     if orphans := ledger.close_orphaned_runs(keep_run_id=run.run_id):
@@ -214,7 +218,7 @@ def build(home: Home, run: RunRecord, ledger: Ledger) -> None:
     run.started_at = utc_now_precise()
     ledger.record_run(run)
     try:
-        run_dbt(home, "build")
+        run_dbt(home, "build", *(["--full-refresh"] if full_refresh else []))
     except BuildFailedError as error:
         _finish(run, ledger, "build_failed", str(error))
         raise
@@ -271,7 +275,7 @@ def start_run(home: Home, trigger: str) -> tuple[RunRecord, Ledger]:
 _ERROR_STATES = {"running": "build_failed", "built": "audit_error", "audited": "publish_error"}
 
 
-def build_audit_publish(home: Home, trigger: str = "cli") -> RunRecord:
+def build_audit_publish(home: Home, trigger: str = "cli", full_refresh: bool = False) -> RunRecord:
     """Build, audit and publish in one go (holding the build lock throughout).
 
     The run is always closed: expected outcomes by the steps themselves; an unexpected error as ``build_failed``,
@@ -284,7 +288,7 @@ def build_audit_publish(home: Home, trigger: str = "cli") -> RunRecord:
     try:
         with build_lock(home):
             try:
-                build(home, run, ledger)
+                build(home, run, ledger, full_refresh=full_refresh)
             except NothingToBuildError as error:
                 _finish(run, ledger, "nothing_to_build", str(error))
                 raise

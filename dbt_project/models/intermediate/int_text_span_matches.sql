@@ -8,7 +8,7 @@ with
 spans as materialized (
 
     -- Materialized: several CTEs below read the distinct spans, and each would otherwise rescan every span found.
-    select distinct matched_span from {{ ref('int_text_spans') }}
+    select distinct matched_span from {{ ref('int_text_spans') }} where matched_span is not null
 
 ),
 
