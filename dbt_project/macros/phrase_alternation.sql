@@ -52,3 +52,29 @@
 {% macro negation_prefix() -%}
     {{ return('(?:(?:' ~ value_alternation(ref('criteria_negation_cues'), 'cue') ~ ') (?:\\w+ ){0,2}?)') }}
 {%- endmacro %}
+
+{#- Every criteria phrase (guards included), normalised, dealt by the MD5 of the phrase into `group_count` small
+    groups, each as one RE2 alternation: a text that one group's alternation matches in full can only be matched
+    in full by that group's phrases. Lets int_text_span_matches try each phrase's own regex (compiled per row)
+    only against the texts its group matches, instead of against every text that shares its literal start
+    (425 phrases start with a group and have none). Returns [[group number, alternation], ...]; the model
+    computes each phrase's group with the same expression. -#}
+{% macro phrase_groups(phrases_relation, group_count) -%}
+    {%- if not execute -%}{{ return([[0, 'x']]) }}{%- endif -%}
+    {%- set query -%}
+        select distinct
+            (md5_number(phrase) % {{ group_count }}::uhugeint)::integer as group_number,
+            phrase
+        from (select {{ normalise_text('phrase') }} as phrase from {{ compile_time_relation(phrases_relation) }})
+        order by group_number, length(phrase) desc, phrase
+    {%- endset -%}
+    {%- set groups = {} -%}
+    {%- for row in run_query(query).rows -%}
+        {%- do groups.setdefault(row[0], []).append(row[1]) -%}
+    {%- endfor -%}
+    {%- set alternations = [] -%}
+    {%- for group_number in groups | sort -%}
+        {%- do alternations.append([group_number, groups[group_number] | join('|') | replace("'", "''")]) -%}
+    {%- endfor -%}
+    {{ return(alternations) }}
+{%- endmacro %}

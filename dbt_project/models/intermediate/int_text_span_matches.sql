@@ -2,6 +2,8 @@
 -- many programmes there are, so the regex work on phrases (full match, negation) runs once per span.
 
 {%- set phrase_chunks = phrase_alternations(ref('criteria_text_phrases'), ref('criteria_text_rules')) %}
+{%- set phrase_group_count = 150 %}
+{%- set phrase_group_alternations = phrase_groups(ref('criteria_text_phrases'), phrase_group_count) %}
 
 with
 
@@ -18,8 +20,10 @@ phrases as (
         rule_id,
         language,
         phrase,
-        {{ normalise_text('phrase') }} as normalised_phrase
-    from {{ ref('criteria_text_phrases') }}
+        normalised_phrase,
+        -- The phrase's group, as phrase_groups deals them.
+        (md5_number(normalised_phrase) % {{ phrase_group_count }}::uhugeint)::integer as phrase_group_number
+    from (select *, {{ normalise_text('phrase') }} as normalised_phrase from {{ ref('criteria_text_phrases') }})
 
 ),
 
@@ -90,16 +94,33 @@ candidate_texts as (
 
 ),
 
+candidate_groups as (
+
+    -- The phrase groups whose alternation (compiled once) matches each candidate in full: only their phrases
+    -- can, so only they are tried one by one below.
+    select
+        candidate_text,
+        unnest(list_filter([
+            {%- for group_number, alternation in phrase_group_alternations %}
+            if(regexp_full_match(candidate_text, '(?:{{ alternation }})'), {{ group_number }}, null){{ ',' if not loop.last }}
+            {%- endfor %}
+        ], group_number -> group_number is not null)) as phrase_group_number
+    from candidate_texts
+
+),
+
 candidate_phrases as (
 
     select
-        candidate_texts.candidate_text,
+        candidate_groups.candidate_text,
         phrase_keys.rule_id,
         phrase_keys.language,
         phrase_keys.phrase
-    from candidate_texts
-    inner join phrase_keys on starts_with(candidate_texts.candidate_text, phrase_keys.literal_prefix)
-    where regexp_full_match(candidate_texts.candidate_text, phrase_keys.normalised_phrase)
+    from candidate_groups
+    inner join phrase_keys
+        on phrase_keys.phrase_group_number = candidate_groups.phrase_group_number
+        and starts_with(candidate_groups.candidate_text, phrase_keys.literal_prefix)
+    where regexp_full_match(candidate_groups.candidate_text, phrase_keys.normalised_phrase)
 
 ),
 
