@@ -2,11 +2,12 @@
 
     .venv/bin/python -m bench.bench_tagging --count 1000000
 
-Generates the raw zone (not timed), seeds the criteria (not timed), then times `dbt run` of the tagging
-models (everything upstream of dim_programme and fct_programme_tag) and the full `dbt build` (every model,
-bridge and coverage mart, plus every data and unit test) in child processes, reading each child's peak
-resident memory from the kernel. Results go to stdout and bench/results/, with the seconds each model of the
-tagging run took (from dbt's run_results.json), slowest first.
+Generates the raw zone (not timed), seeds the criteria (not timed), then times `dbt run --full-refresh` of the
+tagging models (everything upstream of dim_programme and fct_programme_tag, every text scanned) and the full
+`dbt build` (every model, bridge and coverage mart, plus every data and unit test) in child processes, reading
+each child's peak resident memory from the kernel. Then a later drop of --drop-count new programmes (default
+1,000) is added and the tagging run timed again: it scans only the new texts. Results go to stdout and
+bench/results/, with the seconds each model of the tagging runs took (from dbt's run_results.json), slowest first.
 
     .venv/bin/python -m bench.bench_tagging --count 1000000 --home /tmp/bench-home --reuse-raw
 
@@ -36,6 +37,10 @@ from mainstream.transform import dbt_environment
 
 log = logging.getLogger("bench.tagging")
 RESULTS_DIR = Path(__file__).parent / "results"
+TAGGING_MODELS = ("+dim_programme", "+fct_programme_tag")
+#: The later drop timed after the full build: new programmes in an extract of their own, removed afterwards.
+DROP_EXTRACT = "bench-drop"
+DEFAULT_DROP_COUNT = 1_000
 
 
 def _timed_dbt(home: Home, *args: str) -> dict[str, float]:
@@ -72,7 +77,18 @@ def _raw_programme_count(home: Home) -> int:
     return duckdb.sql(f"select count(*) from read_parquet('{pattern}', union_by_name = true)").fetchone()[0]
 
 
-def run(count: int, home_root: Path, reuse_raw: bool = False, results_dir: Path = RESULTS_DIR) -> dict:
+def _remove_extract(home: Home, extract_id: str) -> None:
+    for table in ("programmes", "programme_codes"):
+        (home.raw / table / f"{extract_id}.parquet").unlink(missing_ok=True)
+
+
+def run(
+    count: int,
+    home_root: Path,
+    reuse_raw: bool = False,
+    results_dir: Path = RESULTS_DIR,
+    drop_count: int = DEFAULT_DROP_COUNT,
+) -> dict:
     home = Home(home_root).ensure()
     if reuse_raw and _raw_programme_count(home) == count:
         log.info("reusing the raw zone of %d programmes under %s", count, home.raw)
@@ -80,15 +96,24 @@ def run(count: int, home_root: Path, reuse_raw: bool = False, results_dir: Path 
         started = time.perf_counter()
         generate(home.raw, count)
         log.info("raw zone ready in %.1f s", time.perf_counter() - started)
+    _remove_extract(home, DROP_EXTRACT)
     _timed_dbt(home, "seed")
-    tagging = _timed_dbt(home, "run", "--select", "+dim_programme", "+fct_programme_tag")
+    # --full-refresh: every text is scanned, whatever an earlier run of this home left in the build file.
+    tagging = _timed_dbt(home, "run", "--full-refresh", "--select", *TAGGING_MODELS)
     tagging["model_seconds"] = _model_seconds(home)
     build = _timed_dbt(home, "build")
+    # A later drop of new programmes: the tagging run scans only their texts (int_text_spans keeps the rest).
+    generate(home.raw, drop_count, extract_id=DROP_EXTRACT, first_number=count)
+    after_drop = _timed_dbt(home, "run", "--select", *TAGGING_MODELS)
+    after_drop["model_seconds"] = _model_seconds(home)
+    after_drop["programmes_added"] = drop_count
+    _remove_extract(home, DROP_EXTRACT)
     result = {
         "benchmark": "tagging",
         "programmes": count,
         "dbt_run_tagging_models": tagging,
         "dbt_build_with_tests": build,
+        "dbt_run_tagging_models_after_a_drop": after_drop,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "targets": {"seconds": 30, "peak_rss_mb": 4096},
@@ -103,6 +128,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--home", type=Path, help="where to build (default: a temporary directory)")
     parser.add_argument(
+        "--drop-count",
+        type=int,
+        default=DEFAULT_DROP_COUNT,
+        help="new programmes in the later drop whose tagging run is timed after the full build",
+    )
+    parser.add_argument(
         "--reuse-raw", action="store_true", help="with --home: keep a raw zone that already holds --count programmes"
     )
     args = parser.parse_args()
@@ -110,10 +141,10 @@ def main() -> None:
     if args.reuse_raw and not args.home:
         parser.error("--reuse-raw needs --home")
     if args.home:
-        print(json.dumps(run(args.count, args.home, reuse_raw=args.reuse_raw), indent=2))
+        print(json.dumps(run(args.count, args.home, reuse_raw=args.reuse_raw, drop_count=args.drop_count), indent=2))
         return
     with tempfile.TemporaryDirectory(prefix="mainstream-bench-") as directory:
-        print(json.dumps(run(args.count, Path(directory)), indent=2))
+        print(json.dumps(run(args.count, Path(directory), drop_count=args.drop_count), indent=2))
 
 
 if __name__ == "__main__":

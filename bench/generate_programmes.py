@@ -108,13 +108,17 @@ def _sql_list(values: list[str]) -> str:
     return "[" + ", ".join("'" + value.replace("'", "''") + "'" for value in values) + "]"
 
 
-def generate(raw_root: Path, count: int, sentences: int = 4) -> None:
-    """Write ``count`` programmes and their codes as one extract into ``raw_root``."""
+def generate(raw_root: Path, count: int, sentences: int = 4, extract_id: str = "bench", first_number: int = 0) -> None:
+    """Write ``count`` programmes and their codes as one extract into ``raw_root``.
+
+    Programmes are numbered from ``first_number``: a second extract with its own ``extract_id`` and numbers after
+    the first one's adds new programmes (a later drop) to the same raw zone.
+    """
     ensure_raw_zone(raw_root)
     connection = duckdb.connect()
     lineage = (
-        "'bench' as extract_id, 'bench.parquet' as source_file, 'bench' as content_hash, "
-        "'iati_xml' as source_format, i + 1 as record_number, "
+        f"'{extract_id}' as extract_id, '{extract_id}.parquet' as source_file, '{extract_id}' as content_hash, "
+        f"'iati_xml' as source_format, i - {first_number} + 1 as record_number, "
         "timestamptz '2026-01-01 00:00:00+00' as loaded_at"
     )
     # 70 % English, 15 % French, 15 % Spanish
@@ -145,7 +149,7 @@ def generate(raw_root: Path, count: int, sentences: int = 4) -> None:
                     case when i % 20 < 14 then 1 when i % 20 < 17 then 2 else 3 end as lang,
                     [{_sql_list(FRAGMENTS["en"])}, {_sql_list(FRAGMENTS["fr"])},
                      {_sql_list(FRAGMENTS["es"])}] as fragments
-                from range({count}) as t(i)
+                from range({first_number}, {first_number + count}) as t(i)
             )
             select
                 'BENCH-' || lpad(i::varchar, 8, '0') as programme_id,
@@ -166,7 +170,7 @@ def generate(raw_root: Path, count: int, sentences: int = 4) -> None:
                 'USD' as budget_currency,
                 {lineage}
             from numbered
-        ) to '{raw_root}/programmes/bench.parquet' (format parquet, compression zstd)
+        ) to '{raw_root}/programmes/{extract_id}.parquet' (format parquet, compression zstd)
         """
     )
     connection.execute(
@@ -176,7 +180,7 @@ def generate(raw_root: Path, count: int, sentences: int = 4) -> None:
                 'BENCH-' || lpad(i::varchar, 8, '0') as programme_id,
                 code_type, vocabulary, code, significance, percentage, null::varchar as narrative,
                 {lineage}
-            from range({count}) as t(i),
+            from range({first_number}, {first_number + count}) as t(i),
             lateral (
                 select 'sector' as code_type, '1' as vocabulary,
                        pick({_sql_list(SECTORS)}, hash(i, 1)) as code,
@@ -188,7 +192,7 @@ def generate(raw_root: Path, count: int, sentences: int = 4) -> None:
                 union all
                 select 'policy_marker', '1', '1', (i % 3)::varchar, null where i % 2 = 0
             )
-        ) to '{raw_root}/programme_codes/bench.parquet' (format parquet, compression zstd)
+        ) to '{raw_root}/programme_codes/{extract_id}.parquet' (format parquet, compression zstd)
         """
     )
     log.info("generated %d programmes in %.1f s under %s", count, time.perf_counter() - started, raw_root)
