@@ -4,27 +4,25 @@
 -- over it (no programme x rule cross join). A span keeps any negation cue just before it; what a span means
 -- is worked out once per distinct span in int_text_span_matches.
 --
--- A text is scanned once for a given scan (the phrases, guards, negation cues and normalisation compiled
--- below, named by scan_version): a later build keeps the spans this table already holds for texts still
--- published and scans only texts it has not seen. A text with no span keeps one row with span_number 0 and
--- no span, so it is not scanned again. Any change to the scan (a phrase added, a guard, a negation cue)
--- changes scan_version and every text is scanned again; `dbt build --full-refresh` (mainstream process
--- --rebuild) scans everything regardless. Rule levels and what a phrase means (int_text_span_matches) are
--- read afresh on every build, so they never need a new scan.
+-- Incremental: a text is scanned once per scan version (the phrases, guards, negation cues and normalisation
+-- compiled below). A later build appends the spans of texts it has not scanned yet; a text with no span gets
+-- one row with span_number 0 and no span, so it is not scanned again. When the scan changes (a phrase added, a
+-- guard, a cue), the pre-hook forgets every row of the other version and the build scans every text again.
+-- Rule levels and what a phrase means (int_text_span_matches) are read afresh on every build, so they never
+-- need a new scan. `dbt build --full-refresh` (mainstream process --rebuild) scans everything regardless; until
+-- then the spans of texts no longer published stay here, unused (int_programme_evidence meets texts through
+-- the programmes' own text keys).
 
-{%- set guard_chunks = phrase_alternations(ref('criteria_text_phrases'), ref('criteria_text_rules'), guards=true) %}
-{%- set phrase_chunks = phrase_alternations(ref('criteria_text_phrases'), ref('criteria_text_rules')) %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ forget_text_scans_of_other_versions() }}"
+) }}
 
-{%- set guarded = namespace(expression=normalise_text('original_text', trim=false)) %}
-{%- for chunk in guard_chunks %}
-{%- set guarded.expression = "regexp_replace(" ~ guarded.expression ~ ", '\\b(?:" ~ chunk ~ ")\\b', ' # ', 'g')" %}
-{%- endfor %}
-{%- set span_lists = [] %}
-{%- for chunk in phrase_chunks %}
-{%- do span_lists.append("regexp_extract_all(matchable_text, '" ~ negation_prefix() ~ "?\\b(?:" ~ chunk ~ ")\\b')") %}
-{%- endfor %}
-{%- set scan_version = text_scan_version(guarded.expression ~ '|' ~ span_lists | join('|')) %}
-{%- set reuse_previous = previous_text_scans_usable() %}
+{%- set scan = text_scan_expressions() %}
+{%- set scan_version = text_scan_version(scan.guarded ~ '|' ~ scan.span_lists | join('|')) %}
+{%- set keep_previous = is_incremental() and previous_text_scans_usable() %}
 
 with
 
@@ -34,48 +32,31 @@ texts as (
 
 ),
 
-distinct_texts as (
+{%- if keep_previous %}
 
-    -- Grouped on the key alone: the text is a function of its MD5.
-    select text_key, any_value(original_text) as original_text
-    from texts
-    group by text_key
+scanned_texts as (
 
-),
-
-{%- if reuse_previous %}
-
-kept_spans as (
-
-    -- What an earlier build found in texts still published, by the same scan.
-    select previous_spans.text_key, previous_spans.span_number, previous_spans.matched_span, previous_spans.scan_version
-    from {{ this }} as previous_spans
-    semi join distinct_texts on distinct_texts.text_key = previous_spans.text_key
-    where previous_spans.scan_version = '{{ scan_version }}'
-
-),
-
-texts_to_scan as (
-
-    select distinct_texts.*
-    from distinct_texts
-    anti join kept_spans on kept_spans.text_key = distinct_texts.text_key
-
-),
-
-{%- else %}
-
-texts_to_scan as (
-
-    select * from distinct_texts
+    select distinct text_key from {{ this }} where scan_version = '{{ scan_version }}'
 
 ),
 
 {%- endif %}
 
+texts_to_scan as (
+
+    -- Grouped on the key alone: the text is a function of its MD5.
+    select texts.text_key, any_value(texts.original_text) as original_text
+    from texts
+    {%- if keep_previous %}
+    anti join scanned_texts on scanned_texts.text_key = texts.text_key
+    {%- endif %}
+    group by texts.text_key
+
+),
+
 guarded_texts as (
 
-    select text_key, {{ guarded.expression }} as matchable_text
+    select text_key, {{ scan.guarded }} as matchable_text
     from texts_to_scan
 
 ),
@@ -85,34 +66,29 @@ found_spans as (
     select
         text_key,
         list_concat(
-            {{ span_lists | join(',\n            ') }}
+            {{ scan.span_lists | join(',\n            ') }}
         ) as spans
     from guarded_texts
 
 ),
 
-new_spans as (
+text_spans as (
 
+    -- A text in which nothing was found keeps one row without a span (span_number 0).
     select
         text_key,
-        generate_subscripts(spans, 1) as span_number,
-        unnest(spans) as matched_span,
-        '{{ scan_version }}' as scan_version
-    from found_spans
-
-    union all
-
-    -- Scanned, nothing found.
-    select text_key, 0, null, '{{ scan_version }}'
-    from found_spans
-    where len(spans) = 0
+        generate_subscripts(spans_or_nothing, 1) as subscript,
+        unnest(spans_or_nothing) as matched_span
+    from (
+        select text_key, case when len(spans) = 0 then [null::varchar] else spans end as spans_or_nothing
+        from found_spans
+    )
 
 )
 
-select * from new_spans
-{%- if reuse_previous %}
-
-union all
-
-select * from kept_spans
-{%- endif %}
+select
+    text_key,
+    case when matched_span is null then 0 else subscript end as span_number,
+    matched_span,
+    '{{ scan_version }}' as scan_version
+from text_spans
