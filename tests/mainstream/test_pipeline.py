@@ -375,3 +375,10 @@ def test_criteria_changes_read_what_they_name(tmp_path: Path) -> None:
     assert ("XM-DAC-41114-PH-PROTECTION-MONITORING", "duty_bearer_area", "human_rights_monitoring") in criteria
     assert tags["PROTECTION-MONITORING"][0] == 2
     assert ("XM-DAC-41114-PH-CHILD-RIGHTS-AWARENESS", "duty_bearer_area", "human_rights_education") in criteria
+    # From a second OHCHR-style review: slavery, forced labour and trafficking are a right of their own, so ICCPR
+    # art. 8 no longer reaches every livelihood programme; community engagement is no participation principle.
+    assert ("XM-DAC-41114-PH-LIVELIHOODS", "work") in rights
+    assert ("XM-DAC-41114-PH-LIVELIHOODS", "ICCPR") not in treaties
+    assert ("XM-DAC-41114-PH-TRAFFICKING", "freedom_from_slavery_trafficking") in rights
+    assert ("XM-DAC-41114-PH-TRAFFICKING", "ICCPR") in treaties
+    assert ("XM-DAC-41114-PH-COMMUNITY-ENGAGEMENT", "principle", "participation") not in criteria
