@@ -1,7 +1,8 @@
 """Build (dbt), audit (Great Expectations) and publish the marts whenever new extracts reach the raw zone.
 
 Runs on every ``raw_extracts`` asset event (events that arrive while a run is busy are collapsed into the
-next run: ``max_active_runs=1``), or by hand: ``airflow dags trigger mainstream_publish``. A failed audit
+next run: ``max_active_runs=1``), or by hand: ``airflow dags trigger mainstream_publish`` (with
+``--conf '{"full_refresh": true}'`` to build from scratch, every programme text scanned again). A failed audit
 fails the ``audit`` task with the failed expectations and keeps the previous publication.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 
 from mainstream.assets import published_marts, raw_extracts
 
@@ -21,6 +22,16 @@ from mainstream.assets import published_marts, raw_extracts
     max_active_runs=1,
     tags=["mainstream"],
     default_args={"retries": 1, "retry_delay": timedelta(seconds=10)},
+    params={
+        "full_refresh": Param(
+            False,
+            type="boolean",
+            description=(
+                "Build from scratch (dbt build --full-refresh): scan every programme text again instead of only "
+                "the texts not scanned with the current phrases."
+            ),
+        ),
+    },
     doc_md=__doc__,
 )
 def mainstream_publish():

@@ -252,7 +252,10 @@ def _original_path(request: DropRequest) -> Path | None:
 
 
 def build_from_context(context: Mapping[str, Any]) -> str:
-    """The ``build`` task: open a ledger run and dbt-build it under the build lock; return the run id."""
+    """The ``build`` task: open a ledger run and dbt-build it under the build lock; return the run id.
+
+    With the DAG param ``full_refresh`` the build starts from scratch (every programme text scanned again).
+    """
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
     from mainstream.pipeline import NothingToBuildError, build, build_lock, start_run
@@ -263,10 +266,11 @@ def build_from_context(context: Mapping[str, Any]) -> str:
     if interrupted := ledger.close_interrupted_runs(run.trigger, keep_run_id=run.run_id):
         # An earlier try of this task was stopped mid-build (a restart): its run can no longer be running.
         log.warning("run(s) %s of an earlier try marked interrupted", ", ".join(interrupted))
-    log.info("run %s: building %s", run.run_id, home.build_db)
+    full_refresh = bool(context.get("params", {}).get("full_refresh", False))
+    log.info("run %s: building %s%s", run.run_id, home.build_db, " from scratch (full refresh)" if full_refresh else "")
     try:
         with build_lock(home):
-            build(home, run, ledger)
+            build(home, run, ledger, full_refresh=full_refresh)
     except NothingToBuildError as error:
         _finish(run, ledger, "nothing_to_build", str(error))
         raise AirflowSkipException(str(error)) from error

@@ -62,6 +62,7 @@ def test_publish_dag_runs_on_raw_extracts_one_run_at_a_time(dagbag):
     publish = dag.get_task("publish")
     assert [asset.uri for asset in publish.outlets] == [published_marts.uri]
     assert dag.get_task("build").outlets == []
+    assert dag.params["full_refresh"] is False
 
 
 def test_asset_uris_name_paths_under_mainstream_home():

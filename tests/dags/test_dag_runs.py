@@ -155,6 +155,17 @@ def test_publish_dag_builds_audits_and_publishes_the_ingested_programmes(dags, h
     assert run["audit_success"] is True
     assert run["published_path"] == str(home.published_db)
 
+    # Triggered with full_refresh, the build starts from scratch: a span planted in the build file, which an
+    # ordinary build keeps (tests/mainstream/test_text_scans.py), is gone.
+    with duckdb.connect(str(home.build_db)) as connection:
+        connection.execute("update intermediate.int_text_spans set matched_span = 'planted span' where span_number = 1")
+    assert str(dags["mainstream_publish"].test(run_conf={"full_refresh": True}).state) == "success"
+    with duckdb.connect(str(home.build_db), read_only=True) as connection:
+        [(planted,)] = connection.execute(
+            "select count(*) from intermediate.int_text_spans where matched_span = 'planted span'"
+        ).fetchall()
+    assert planted == 0
+
 
 def test_publish_dag_skips_when_nothing_was_ever_loaded(dags, home: Home):
     dag_run = dags["mainstream_publish"].test()

@@ -20,11 +20,12 @@ CSV = SAMPLE_DATA_DIR / "csv" / "undp" / "programmes.csv"
 
 @pytest.fixture
 def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record build_audit_publish calls instead of running dbt."""
+    """Record build_audit_publish calls (trigger, and " --full-refresh" for a build from scratch) instead of running
+    dbt."""
     calls: list[str] = []
 
-    def fake_build_audit_publish(home: Home, trigger: str = "cli") -> RunRecord:
-        calls.append(trigger)
+    def fake_build_audit_publish(home: Home, trigger: str = "cli", full_refresh: bool = False) -> RunRecord:
+        calls.append(trigger + (" --full-refresh" if full_refresh else ""))
         return RunRecord(run_id="fake", trigger=trigger, state="published")
 
     monkeypatch.setattr(pipeline, "build_audit_publish", fake_build_audit_publish)
@@ -65,14 +66,14 @@ def test_rebuild_rebuilds_and_republishes_on_purpose_without_paths(home: Home, t
     _loaded_and_published(home, tmp_path)
 
     assert main(["--home", str(home.root), "process", "--json", "--rebuild"]) == 0
-    assert builds == ["cli"]
+    assert builds == ["cli --full-refresh"], "--rebuild builds from scratch"
 
 
 def test_rebuild_with_a_duplicate_rebuilds(home: Home, tmp_path: Path, builds) -> None:
     duplicate = _loaded_and_published(home, tmp_path)
 
     assert main(["--home", str(home.root), "process", "--json", "--rebuild", str(duplicate)]) == 0
-    assert builds == ["cli"]
+    assert builds == ["cli --full-refresh"]
 
 
 def test_earlier_loads_that_no_build_holds_are_built(home: Home, tmp_path: Path, builds) -> None:

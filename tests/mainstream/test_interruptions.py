@@ -56,7 +56,7 @@ def test_a_run_whose_process_ended_is_closed_by_the_next_build(tmp_path: Path) -
 def test_an_audit_that_cannot_run_is_recorded_and_exits_6(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
     """Not a blocked audit (exit 2): the audit itself failed. The run says audit_error, not 'built' for ever."""
 
-    def fake_build(home: Home, run: RunRecord, ledger: Ledger) -> None:
+    def fake_build(home: Home, run: RunRecord, ledger: Ledger, full_refresh: bool = False) -> None:
         pipeline._write_stamp(home, run.run_id)
         run.state = "built"
         ledger.record_run(run)
