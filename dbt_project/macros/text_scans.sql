@@ -33,9 +33,11 @@
 {%- endmacro %}
 
 {#- int_text_spans' pre-hook on an incremental run: forget the spans of every other scan version (the phrases,
-    guards, negation cues or normalisation changed), so that this build scans those texts again. A table from
-    before scan versions is replaced by an empty one with the scan_version column (the model then scans every
-    text: previous_text_scans_usable was false when it compiled). -#}
+    guards, negation cues or normalisation changed), so that this build scans those texts again, and the spans
+    of texts no longer published (a retracted extract, a programme's earlier wording): what they matched must not
+    reach the marts, not even as a value of a published ENUM type. A table from before scan versions is replaced
+    by an empty one with the scan_version column (the model then scans every text: previous_text_scans_usable was
+    false when it compiled). -#}
 {% macro forget_text_scans_of_other_versions() -%}
     {%- if not execute or not is_incremental() -%}{{ return('') }}{%- endif -%}
     {%- if not previous_text_scans_usable() -%}
@@ -43,5 +45,8 @@
     {%- endif -%}
     {%- set scan = text_scan_expressions() -%}
     {%- set scan_version = text_scan_version(scan.guarded ~ '|' ~ scan.span_lists | join('|')) -%}
-    {{ return("delete from " ~ this ~ " where scan_version is distinct from '" ~ scan_version ~ "'") }}
+    {{ return(
+        "delete from " ~ this ~ " as spans where spans.scan_version is distinct from '" ~ scan_version ~ "'"
+        ~ " or not exists (select 1 from " ~ ref('int_programme_texts') ~ " as texts where texts.text_key = spans.text_key)"
+    ) }}
 {%- endmacro %}

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import duckdb
 
-from mainstream.home import Home
+from mainstream.cli import main
+from mainstream.home import SAMPLE_DATA_DIR, Home
 from mainstream.pipeline import build_audit_publish, ingest_paths
 from tests.helpers import FIXTURES
 
@@ -46,3 +47,36 @@ def test_a_build_keeps_the_spans_an_earlier_build_found_and_a_rebuild_scans_agai
     assert peace_evidence() == [("text.peace.peacebuilding",)]
     build_audit_publish(home, full_refresh=True)
     assert peace_evidence() == []
+
+
+def test_a_retracted_extract_leaves_nothing_it_matched_in_the_marts(tmp_path: Path) -> None:
+    """The spans of texts no longer published are forgotten by the next build, so the words only a retracted
+    extract matched are not even values of the published ENUM types (they would be readable with enum_range)."""
+    home = Home(tmp_path / "home").ensure()
+    ingest_paths([FIXTURES / "iati" / "gold_dev.xml"], home)
+    [withdrawn] = ingest_paths([SAMPLE_DATA_DIR / "csv" / "undp" / "programmes.csv"], home, agency="undp")
+    build_audit_publish(home)
+    [(only_withdrawn,)] = _query(
+        home.published_db,
+        """
+        select list(distinct e.matched_text::varchar)
+        from fct_programme_evidence e join dim_programme p using (programme_id)
+        where p.extract_id = ? and e.matched_text::varchar not in (
+            select e2.matched_text::varchar from fct_programme_evidence e2
+            join dim_programme p2 using (programme_id) where p2.extract_id <> ?)
+        """.replace("?", f"'{withdrawn.extract_id}'"),
+    )
+    assert only_withdrawn, "the CSV's programmes match words no other programme does"
+
+    assert main(["--home", str(home.root), "retract", withdrawn.extract_id, "--reason", "test data"]) == 0
+
+    with duckdb.connect(str(home.build_db), read_only=True) as connection:
+        [(stale_texts,)] = connection.execute(
+            "select count(distinct spans.text_key) from intermediate.int_text_spans as spans"
+            " anti join intermediate.int_programme_texts as texts on texts.text_key = spans.text_key"
+        ).fetchall()
+    assert stale_texts == 0
+    [(published_words,)] = _query(
+        home.published_db, "select enum_range(any_value(matched_text)) from fct_programme_evidence"
+    )
+    assert not set(only_withdrawn) & set(published_words)

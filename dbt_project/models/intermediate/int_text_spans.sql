@@ -6,12 +6,13 @@
 --
 -- Incremental: a text is scanned once per scan version (the phrases, guards, negation cues and normalisation
 -- compiled below). A later build appends the spans of texts it has not scanned yet; a text with no span gets
--- one row with span_number 0 and no span, so it is not scanned again. When the scan changes (a phrase added, a
--- guard, a cue), the pre-hook forgets every row of the other version and the build scans every text again.
--- Rule levels and what a phrase means (int_text_span_matches) are read afresh on every build, so they never
--- need a new scan. `dbt build --full-refresh` (mainstream process --rebuild) scans everything regardless; until
--- then the spans of texts no longer published stay here, unused (int_programme_evidence meets texts through
--- the programmes' own text keys).
+-- one row with span_number 0 and no span, so it is not scanned again. The pre-hook forgets the rows of texts no
+-- longer published (retracted, reworded), and when the scan changes (a phrase added, a guard, a cue) every row
+-- of the other version, so that build scans every text again. Rule levels and what a phrase means
+-- (int_text_span_matches) are read afresh on every build, so they never need a new scan. `dbt build
+-- --full-refresh` (mainstream process --rebuild) scans everything regardless. on_schema_change is 'fail': a
+-- future change to this model's columns needs one full refresh (only the scan_version column added by this
+-- design is handled by the pre-hook).
 
 {{ config(
     materialized='incremental',
