@@ -80,3 +80,45 @@ def test_a_retracted_extract_leaves_nothing_it_matched_in_the_marts(tmp_path: Pa
         home.published_db, "select enum_range(any_value(matched_text)) from fct_programme_evidence"
     )
     assert not set(only_withdrawn) & set(published_words)
+
+
+def test_spans_of_another_scan_version_or_from_before_scan_versions_are_scanned_again(tmp_path: Path) -> None:
+    """The pre-hook forgets rows whose scan_version is not the current scan's (the phrases changed since), and
+    replaces a table built before scan versions existed; either way the build scans every text again, so a span
+    planted in those rows does not survive."""
+    home = Home(tmp_path / "home").ensure()
+    ingest_paths([FIXTURES / "iati" / "gold_dev.xml"], home)
+    build_audit_publish(home)
+
+    def planted_spans() -> int:
+        with duckdb.connect(str(home.build_db), read_only=True) as connection:
+            [(planted,)] = connection.execute(
+                "select count(*) from intermediate.int_text_spans where matched_span = 'planted span'"
+            ).fetchall()
+        return planted
+
+    with duckdb.connect(str(home.build_db)) as connection:
+        [(current_version,)] = connection.execute(
+            "select any_value(scan_version) from intermediate.int_text_spans"
+        ).fetchall()
+        connection.execute(
+            "update intermediate.int_text_spans set scan_version = 'scan-earlier', matched_span = 'planted span'"
+            " where span_number = 1"
+        )
+    build_audit_publish(home)
+    assert planted_spans() == 0
+
+    with duckdb.connect(str(home.build_db)) as connection:
+        connection.execute(
+            "create or replace table intermediate.int_text_spans as"
+            " select text_key, span_number, case when span_number = 1 then 'planted span' else matched_span end"
+            " as matched_span from intermediate.int_text_spans"
+        )
+    build_audit_publish(home)
+    assert planted_spans() == 0
+    with duckdb.connect(str(home.build_db), read_only=True) as connection:
+        rows, of_current_scan = connection.execute(
+            "select count(*), count(*) filter (where scan_version = ?) from intermediate.int_text_spans",
+            [current_version],
+        ).fetchone()
+    assert rows == of_current_scan > 0
