@@ -38,7 +38,7 @@
     reach the marts, not even as a value of a published ENUM type. A table from before scan versions is replaced
     by an empty one with the scan_version column (the model then scans every text: previous_text_scans_usable was
     false when it compiled). -#}
-{% macro forget_text_scans_of_other_versions() -%}
+{% macro forget_stale_text_scans() -%}
     {%- if not execute or not is_incremental() -%}{{ return('') }}{%- endif -%}
     {%- if not previous_text_scans_usable() -%}
         {{ return('create or replace table ' ~ this ~ ' as select *, null::varchar as scan_version from ' ~ this ~ ' limit 0') }}

@@ -18,7 +18,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ forget_text_scans_of_other_versions() }}"
+    pre_hook="{{ forget_stale_text_scans() }}"
 ) }}
 
 {%- set scan = text_scan_expressions() %}
