@@ -32,6 +32,7 @@ from pathlib import Path
 import duckdb
 
 from bench.generate_programmes import generate
+from ingest.raw_zone import discard_extract
 from mainstream.home import DBT_PROJECT_DIR, Home
 from mainstream.transform import dbt_environment
 
@@ -77,11 +78,6 @@ def _raw_programme_count(home: Home) -> int:
     return duckdb.sql(f"select count(*) from read_parquet('{pattern}', union_by_name = true)").fetchone()[0]
 
 
-def _remove_extract(home: Home, extract_id: str) -> None:
-    for table in ("programmes", "programme_codes"):
-        (home.raw / table / f"{extract_id}.parquet").unlink(missing_ok=True)
-
-
 def run(
     count: int,
     home_root: Path,
@@ -96,7 +92,7 @@ def run(
         started = time.perf_counter()
         generate(home.raw, count)
         log.info("raw zone ready in %.1f s", time.perf_counter() - started)
-    _remove_extract(home, DROP_EXTRACT)
+    discard_extract(home.raw, DROP_EXTRACT)
     _timed_dbt(home, "seed")
     # --full-refresh: every text is scanned, whatever an earlier run of this home left in the build file.
     tagging = _timed_dbt(home, "run", "--full-refresh", "--select", *TAGGING_MODELS)
@@ -107,7 +103,7 @@ def run(
     after_drop = _timed_dbt(home, "run", "--select", *TAGGING_MODELS)
     after_drop["model_seconds"] = _model_seconds(home)
     after_drop["programmes_added"] = drop_count
-    _remove_extract(home, DROP_EXTRACT)
+    discard_extract(home.raw, DROP_EXTRACT)
     result = {
         "benchmark": "tagging",
         "programmes": count,

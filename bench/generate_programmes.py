@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.raw_zone import ensure_raw_zone
+from ingest.raw_zone import ensure_raw_zone, extract_file
 
 log = logging.getLogger("bench.generate")
 
@@ -170,7 +170,7 @@ def generate(raw_root: Path, count: int, sentences: int = 4, extract_id: str = "
                 'USD' as budget_currency,
                 {lineage}
             from numbered
-        ) to '{raw_root}/programmes/{extract_id}.parquet' (format parquet, compression zstd)
+        ) to '{extract_file(raw_root, "programmes", extract_id)}' (format parquet, compression zstd)
         """
     )
     connection.execute(
@@ -192,7 +192,7 @@ def generate(raw_root: Path, count: int, sentences: int = 4, extract_id: str = "
                 union all
                 select 'policy_marker', '1', '1', (i % 3)::varchar, null where i % 2 = 0
             )
-        ) to '{raw_root}/programme_codes/{extract_id}.parquet' (format parquet, compression zstd)
+        ) to '{extract_file(raw_root, "programme_codes", extract_id)}' (format parquet, compression zstd)
         """
     )
     log.info("generated %d programmes in %.1f s under %s", count, time.perf_counter() - started, raw_root)

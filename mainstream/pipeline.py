@@ -213,7 +213,7 @@ def build(home: Home, run: RunRecord, ledger: Ledger, full_refresh: bool = False
     if not has_extracts(home):
         raise NothingToBuildError(f"no extract loaded under {home.raw}; drop or process a file first")
     # From here until it succeeds the file holds no run's finished build.
-    _build_stamp(home).unlink(missing_ok=True)
+    forget_build(home)
     # The build reads the raw zone from now on: drops recorded later may not be in it (loaded_drops_not_built).
     run.started_at = utc_now_precise()
     ledger.record_run(run)

@@ -25,15 +25,22 @@
         from distinct_phrases
         order by length(phrase) desc, phrase
     {%- endset -%}
-    {%- set result = run_query(query) -%}
-    {%- if not result.rows -%}{{ return(['(?!)x']) }}{%- endif -%}
-    {%- set chunks = {} -%}
-    {%- for row in result.rows -%}
-        {%- do chunks.setdefault(row[0], []).append(row[1]) -%}
+    {%- set numbered = numbered_alternations(query) -%}
+    {%- if not numbered -%}{{ return(['(?!)x']) }}{%- endif -%}
+    {{ return(numbered | map(attribute=1) | list) }}
+{%- endmacro %}
+
+{#- Runs `query`, whose rows are (number, phrase) in the order phrases should be tried, and joins the phrases of
+    each number into one RE2 alternation (quotes doubled for a SQL literal): [[number, alternation], ...] by
+    number. What phrase_alternations and phrase_groups deal out. -#}
+{% macro numbered_alternations(query) -%}
+    {%- set phrases_by_number = {} -%}
+    {%- for row in run_query(query).rows -%}
+        {%- do phrases_by_number.setdefault(row[0], []).append(row[1]) -%}
     {%- endfor -%}
     {%- set alternations = [] -%}
-    {%- for chunk_number in chunks | sort -%}
-        {%- do alternations.append(chunks[chunk_number] | join('|') | replace("'", "''")) -%}
+    {%- for number in phrases_by_number | sort -%}
+        {%- do alternations.append([number, phrases_by_number[number] | join('|') | replace("'", "''")]) -%}
     {%- endfor -%}
     {{ return(alternations) }}
 {%- endmacro %}
@@ -68,13 +75,5 @@
         from (select {{ normalise_text('phrase') }} as phrase from {{ compile_time_relation(phrases_relation) }})
         order by group_number, length(phrase) desc, phrase
     {%- endset -%}
-    {%- set groups = {} -%}
-    {%- for row in run_query(query).rows -%}
-        {%- do groups.setdefault(row[0], []).append(row[1]) -%}
-    {%- endfor -%}
-    {%- set alternations = [] -%}
-    {%- for group_number in groups | sort -%}
-        {%- do alternations.append([group_number, groups[group_number] | join('|') | replace("'", "''")]) -%}
-    {%- endfor -%}
-    {{ return(alternations) }}
+    {{ return(numbered_alternations(query)) }}
 {%- endmacro %}
