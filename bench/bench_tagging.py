@@ -31,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench.generate_programmes import generate
+from bench.generate_programmes import GENERATOR_VERSION, generate
 from ingest.raw_zone import discard_extract
 from mainstream.home import DBT_PROJECT_DIR, Home
 from mainstream.transform import dbt_environment
@@ -86,11 +86,15 @@ def run(
     drop_count: int = DEFAULT_DROP_COUNT,
 ) -> dict:
     home = Home(home_root).ensure()
-    if reuse_raw and _raw_programme_count(home) == count:
+    stamp = home.root / "bench-generator.txt"
+    generated_by = stamp.read_text(encoding="utf-8") if stamp.exists() else None
+    if reuse_raw and _raw_programme_count(home) == count and generated_by == GENERATOR_VERSION:
         log.info("reusing the raw zone of %d programmes under %s", count, home.raw)
     else:
         started = time.perf_counter()
+        discard_extract(home.raw, "bench")
         generate(home.raw, count)
+        stamp.write_text(GENERATOR_VERSION, encoding="utf-8")
         log.info("raw zone ready in %.1f s", time.perf_counter() - started)
     discard_extract(home.raw, DROP_EXTRACT)
     _timed_dbt(home, "seed")

@@ -1,14 +1,18 @@
-{#- Build, at run time, RE2 alternations of the criteria phrases (longest first), split into chunks of
-    `chunk_size`: RE2 runs a large alternation as a DFA only while it fits RE2's memory budget, and falls
-    back to a far slower engine beyond it (measured here: 344 phrases per chunk stay fast, 430 do not). A chunk
-    size of 320 deals today's 1,849 distinct phrases into 6 chunks of 294-322, 6 RE2 passes (300 would make 7,
-    one more pass over every text; chunks of 250 took 8).
+{#- Build, at run time, RE2 alternations of the criteria phrases (longest first), split into chunks: RE2 runs a
+    large alternation as a DFA only while it fits RE2's memory budget, and falls back to a far slower engine beyond
+    it. How many phrases fit depends on the phrases and on the text:
+    - Plain phrases (words and bounded choices of words) are dealt into chunks of `chunk_size`. Measured on text
+      resampled from the real files: 344 per chunk stay fast, 450 take 70 times as long.
+    - Open-ended phrases (a word gap such as `(?:\w+ ){0,4}`, a word start `\w+`, or a `*`, `+` or `{` repeat)
+      are dealt into chunks of `open_chunk_size`. Each keeps many partial matches alive at once: on text resampled
+      from the real files, the 146 of them spread over the plain chunks made the passes 2.6 times slower than in
+      3 chunks of their own (50 each; 75 per chunk is already 3 times slower than 50).
     `guards` selects the phrases of guard rules (false friends removed before matching) or all others.
     A phrase's chunk is fixed by the MD5 of the phrase, not by its place in the list: within a chunk the
     leftmost, longest-listed phrase consumes an overlapping one, so adding a phrase must not move the
     others between chunks (it changed unrelated tags when chunks were dealt out in list order).
     Criteria stay data: the SQL only reads the seeds. -#}
-{% macro phrase_alternations(phrases_relation, rules_relation, guards=false, chunk_size=320) -%}
+{% macro phrase_alternations(phrases_relation, rules_relation, guards=false, chunk_size=320, open_chunk_size=50) -%}
     {%- if not execute -%}{{ return(['x']) }}{%- endif -%}
     {%- set query -%}
         with distinct_phrases as (
@@ -16,13 +20,22 @@
             from {{ compile_time_relation(phrases_relation) }} as phrases
             inner join {{ compile_time_relation(rules_relation) }} as rules on rules.rule_id = phrases.rule_id
             where rules.is_guard = {{ 1 if guards else 0 }}
+        ),
+        kinds as (
+            select phrase, regexp_matches(phrase, '\\[wsS]|[*+{]') as is_open_ended from distinct_phrases
         )
         select
-            -- The divisor is cast to the hash's own type: with any other type DuckDB takes the modulo in DOUBLE,
-            -- which loses the hash's low bits (with 8 chunks every phrase landed in chunk 0).
-            (md5_number(phrase) % ceil(count(*) over () / {{ chunk_size }})::uhugeint)::integer as chunk_number,
+            -- Open-ended phrases' chunks are numbered after the plain ones. The divisor is cast to the hash's own
+            -- type: with any other type DuckDB takes the modulo in DOUBLE, which loses the hash's low bits (with 8
+            -- chunks every phrase landed in chunk 0).
+            case when is_open_ended then 1000 else 0 end + (
+                md5_number(phrase) % ceil(
+                    count(*) over (partition by is_open_ended)
+                    / case when is_open_ended then {{ open_chunk_size }} else {{ chunk_size }} end
+                )::uhugeint
+            )::integer as chunk_number,
             phrase
-        from distinct_phrases
+        from kinds
         order by length(phrase) desc, phrase
     {%- endset -%}
     {%- set numbered = numbered_alternations(query) -%}
@@ -30,9 +43,6 @@
     {{ return(numbered | map(attribute=1) | list) }}
 {%- endmacro %}
 
-{#- Runs `query`, whose rows are (number, phrase) in the order phrases should be tried, and joins the phrases of
-    each number into one RE2 alternation (quotes doubled for a SQL literal): [[number, alternation], ...] by
-    number. What phrase_alternations and phrase_groups deal out. -#}
 {% macro numbered_alternations(query) -%}
     {%- set phrases_by_number = {} -%}
     {%- for row in run_query(query).rows -%}

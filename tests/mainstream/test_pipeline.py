@@ -316,6 +316,9 @@ def test_criteria_changes_read_what_they_name(tmp_path: Path) -> None:
     # Protection needs to be met are an objective (significant); social protection needs (safety nets) are not.
     assert tags["PROTECTION-NEEDS"][0] == 2
     assert needs_rule == {"XM-DAC-41114-PH-PROTECTION-NEEDS"}
+    # Eighth session: nor are social protection interventions protection services (once the scan found "protection
+    # interventions" in another pass than "social protection", they set marker 2).
+    assert tags["SOCIAL-PROTECTION-INTERVENTIONS"][0] == 0
     # "Rights-based" counts in any phrase, not only before "approach".
     assert tags["RIGHTS-BASED"][0] == 2
     # The national response to COVID-19, and a COVID-19 medical response, are an emergency response; a national

@@ -1,0 +1,67 @@
+"""The benchmark's synthetic programmes are real programmes resampled, with figures of their own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from bench.generate_programmes import generate
+from bench.real_sample import REAL_PROGRAMME_CODES, REAL_PROGRAMMES, write_real_sample
+from tests.helpers import FIXTURES
+
+
+def test_each_programme_copies_a_real_one_with_figures_of_its_own(tmp_path: Path) -> None:
+    generate(tmp_path / "raw", 2_000)
+    connection = duckdb.connect()
+    connection.execute(f"create view real_programmes as select * from read_parquet('{REAL_PROGRAMMES}')")
+    connection.execute(f"create view real_codes as select * from read_parquet('{REAL_PROGRAMME_CODES}')")
+    connection.execute(f"create view programmes as select * from read_parquet('{tmp_path}/raw/programmes/*.parquet')")
+    connection.execute(f"create view codes as select * from read_parquet('{tmp_path}/raw/programme_codes/*.parquet')")
+    # Match each synthetic programme to the real one whose title it extends.
+    [(programmes, matched, distinct_descriptions, descriptions, languages)] = connection.execute(
+        """
+        with matched as (
+            select programmes.programme_id, real_programmes.programme_id as real_id
+            from programmes
+            inner join real_programmes
+                on programmes.title = real_programmes.title || regexp_extract(programmes.title, ' \\(\\d+\\)$')
+                and programmes.agency_ref = real_programmes.agency_ref
+                and programmes.description is not distinct from (
+                    rtrim(real_programmes.description, '. ') || '.'
+                    || regexp_extract(programmes.description, ' (It reaches|Il touche|Llega a) \\d+ .*$')
+                )
+            qualify row_number() over (partition by programmes.programme_id order by real_programmes.programme_id) = 1
+        )
+        select
+            (select count(*) from programmes),
+            (select count(*) from matched),
+            (select count(distinct description) from programmes),
+            (select count(description) from programmes),
+            (select count(distinct split_part(languages, ',', 1)) from programmes)
+        """
+    ).fetchall()
+    assert programmes == 2_000 and matched == 2_000
+    assert distinct_descriptions == descriptions, "each description carries its own figures"
+    assert languages >= 3
+    # Codes are the real programme's, without links to activities the sample does not hold.
+    [(code_rows, related)] = connection.execute(
+        "select count(*), count(*) filter (where code_type = 'related_activity') from codes"
+    ).fetchall()
+    assert code_rows > 2 * programmes and related == 0
+
+
+def test_the_real_sample_is_written_by_the_project_s_own_ingest(tmp_path: Path) -> None:
+    programmes, codes = write_real_sample(FIXTURES / "iati", tmp_path)
+    connection = duckdb.connect()
+    [(written, identifiers)] = connection.execute(
+        f"select count(*), count(distinct programme_id) from read_parquet('{tmp_path}/real_programmes.parquet')"
+    ).fetchall()
+    assert written == programmes == identifiers > 0
+    [(written_codes,)] = connection.execute(
+        f"select count(*) from read_parquet('{tmp_path}/real_programme_codes.parquet')"
+    ).fetchall()
+    assert written_codes == codes > 0
+    # Lineage stays behind: the generator writes its own.
+    columns = set(connection.sql(f"select * from '{tmp_path}/real_programmes.parquet'").columns)
+    assert "extract_id" not in columns and "title" in columns
