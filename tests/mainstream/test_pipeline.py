@@ -319,6 +319,9 @@ def test_criteria_changes_read_what_they_name(tmp_path: Path) -> None:
     # Eighth session: nor are social protection interventions protection services (once the scan found "protection
     # interventions" in another pass than "social protection", they set marker 2).
     assert tags["SOCIAL-PROTECTION-INTERVENTIONS"][0] == 0
+    # A negation cue negates only the phrase just after it: districts "without GBV and protection services" need
+    # the services the programme brings (a cue two words before negated them until the eighth session).
+    assert tags["WITHOUT-PROTECTION-SERVICES"][0] == 2
     # "Rights-based" counts in any phrase, not only before "approach".
     assert tags["RIGHTS-BASED"][0] == 2
     # The national response to COVID-19, and a COVID-19 medical response, are an emergency response; a national
