@@ -31,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench.generate_programmes import GENERATOR_VERSION, generate
+from bench.generate_programmes import generate, generator_fingerprint
 from ingest.raw_zone import discard_extract
 from mainstream.home import DBT_PROJECT_DIR, Home
 from mainstream.transform import dbt_environment
@@ -86,15 +86,18 @@ def run(
     drop_count: int = DEFAULT_DROP_COUNT,
 ) -> dict:
     home = Home(home_root).ensure()
+    # What generated the raw zone, written only once both of its files are complete.
     stamp = home.root / "bench-generator.txt"
+    fingerprint = f"{generator_fingerprint()} {count}"
     generated_by = stamp.read_text(encoding="utf-8") if stamp.exists() else None
-    if reuse_raw and _raw_programme_count(home) == count and generated_by == GENERATOR_VERSION:
+    if reuse_raw and generated_by == fingerprint and _raw_programme_count(home) == count:
         log.info("reusing the raw zone of %d programmes under %s", count, home.raw)
     else:
         started = time.perf_counter()
+        stamp.unlink(missing_ok=True)
         discard_extract(home.raw, "bench")
         generate(home.raw, count)
-        stamp.write_text(GENERATOR_VERSION, encoding="utf-8")
+        stamp.write_text(fingerprint, encoding="utf-8")
         log.info("raw zone ready in %.1f s", time.perf_counter() - started)
     discard_extract(home.raw, DROP_EXTRACT)
     _timed_dbt(home, "seed")

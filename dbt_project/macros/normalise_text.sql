@@ -8,7 +8,7 @@
       apostrophes made plain. Real English text is mostly of this kind: in the shared sample, 61 % of the text
       bytes are in non-ASCII texts, but only 16 % in texts with a character to strip;
     - any other text goes through strip_accents.
-    The result is the same in all three cases (tests/dbt/test_normalise_text.py compares it with strip_accents
+    The result is the same in all three cases (tests/dbt_project/test_normalise_text.py compares it with strip_accents
     on every character the shortcut lets through). Only runs of whitespace are rewritten: the same result at half
     the cost. `trim=false` keeps a single leading or trailing space: for text that is only scanned between word
     boundaries this matches the same spans and saves a copy of every text (~1.5 s per GB of text). -#}

@@ -5,8 +5,8 @@
       resampled from the real files: 344 per chunk stay fast, 450 take 70 times as long.
     - Open-ended phrases (a word gap such as `(?:\w+ ){0,4}`, a word start `\w+`, or a `*`, `+` or `{` repeat)
       are dealt into chunks of `open_chunk_size`. Each keeps many partial matches alive at once: on text resampled
-      from the real files, the 146 of them spread over the plain chunks made the passes 2.6 times slower than in
-      3 chunks of their own (50 each; 75 per chunk is already 3 times slower than 50).
+      from the real files, the 154 of them spread over the plain chunks made the passes 2.6 times slower than in
+      4 chunks of their own (at most 50 each; 75 per chunk is already 3 times slower than 50).
     `guards` selects the phrases of guard rules (false friends removed before matching) or all others.
     A phrase's chunk is fixed by the MD5 of the phrase, not by its place in the list: within a chunk the
     leftmost, longest-listed phrase consumes an overlapping one, so adding a phrase must not move the
@@ -68,9 +68,10 @@
     group; spans keep it so their negation is read once per span. Up to the seventh session up to two words could
     stand between cue and phrase. On the real files those matches were needs statements the rubric codes as seen
     ("children who did not attend school", "areas that are without GBV and protection services", "sans parler du
-    mariage d'enfants"), and the gap made every pass of the scan slower (a third, for open-ended phrases). -#}
+    mariage d'enfants"), and the gap made every pass of the scan slower (a third, for open-ended phrases). The cue
+    starts at a word boundary: without it "Filipino migrants" read as "no migrants" (until the eighth session). -#}
 {% macro negation_prefix() -%}
-    {{ return('(?:(?:' ~ value_alternation(ref('criteria_negation_cues'), 'cue') ~ ') )') }}
+    {{ return('(?:\\b(?:' ~ value_alternation(ref('criteria_negation_cues'), 'cue') ~ ') )') }}
 {%- endmacro %}
 
 {#- Every criteria phrase (guards included), normalised, dealt by the MD5 of the phrase into `group_count` small
