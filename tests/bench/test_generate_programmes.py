@@ -65,3 +65,15 @@ def test_the_real_sample_is_written_by_the_project_s_own_ingest(tmp_path: Path) 
     # Lineage stays behind: the generator writes its own.
     columns = set(connection.sql(f"select * from '{tmp_path}/real_programmes.parquet'").columns)
     assert "extract_id" not in columns and "title" in columns
+    # The values are the ingest's reading of the file: UNHCR's Argentina office, its texts and its codes.
+    [(agency, title, description)] = connection.execute(
+        f"select agency_ref, title, description from read_parquet('{tmp_path}/real_programmes.parquet') "
+        "where programme_id = 'XM-DAC-41121-2020-AME-ARGMCO'"
+    ).fetchall()
+    assert agency == "XM-DAC-41121" and "Argentina Multi-Country Office" in title
+    assert "coordinates activities in Argentina and Chile" in description
+    [(countries,)] = connection.execute(
+        f"select list(code order by code) from read_parquet('{tmp_path}/real_programme_codes.parquet') "
+        "where programme_id = 'XM-DAC-41121-2020-AME-ARGMCO' and code_type = 'recipient_country'"
+    ).fetchall()
+    assert countries == ["AR"]
