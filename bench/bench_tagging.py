@@ -31,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench.generate_programmes import generate, generator_fingerprint
+from bench.generate_programmes import BENCH_EXTRACT, generate, generator_fingerprint
 from ingest.raw_zone import discard_extract
 from mainstream.home import DBT_PROJECT_DIR, Home
 from mainstream.transform import dbt_environment
@@ -95,7 +95,7 @@ def run(
     else:
         started = time.perf_counter()
         stamp.unlink(missing_ok=True)
-        discard_extract(home.raw, "bench")
+        discard_extract(home.raw, BENCH_EXTRACT)
         generate(home.raw, count)
         stamp.write_text(fingerprint, encoding="utf-8")
         log.info("raw zone ready in %.1f s", time.perf_counter() - started)

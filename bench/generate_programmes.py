@@ -24,6 +24,8 @@ from bench.real_sample import REAL_PROGRAMME_CODES, REAL_PROGRAMMES
 from ingest.raw_zone import ensure_raw_zone, extract_file
 
 log = logging.getLogger("bench.generate")
+#: The extract the generated programmes form in the raw zone (a later drop gets an extract of its own).
+BENCH_EXTRACT = "bench"
 
 
 def generator_fingerprint() -> str:
@@ -38,16 +40,15 @@ def generator_fingerprint() -> str:
 #: A closing sentence with the programme's own figures, in its first language (English where there is none of
 #: these three), as real descriptions have.
 REACH_SENTENCE = (
-    "case split_part(languages, ',', 1) when 'fr' then ' Il touche ' when 'es' then ' Llega a ' else ' It reaches ' end"
+    "case first_language when 'fr' then ' Il touche ' when 'es' then ' Llega a ' else ' It reaches ' end"
     " || (1000 + hash(i, 50) % 90000)::varchar"
-    " || case split_part(languages, ',', 1) when 'fr' then ' personnes dans ' when 'es' then ' personas en '"
-    " else ' people in ' end"
+    " || case first_language when 'fr' then ' personnes dans ' when 'es' then ' personas en ' else ' people in ' end"
     " || (2 + hash(i, 51) % 40)::varchar"
-    " || case split_part(languages, ',', 1) when 'es' then ' distritos.' else ' districts.' end"
+    " || case first_language when 'es' then ' distritos.' else ' districts.' end"
 )
 
 
-def generate(raw_root: Path, count: int, extract_id: str = "bench", first_number: int = 0) -> None:
+def generate(raw_root: Path, count: int, extract_id: str = BENCH_EXTRACT, first_number: int = 0) -> None:
     """Write ``count`` programmes and their codes as one extract into ``raw_root``.
 
     Programmes are numbered from ``first_number``: a second extract with its own ``extract_id`` and numbers after
@@ -72,7 +73,11 @@ def generate(raw_root: Path, count: int, extract_id: str = "bench", first_number
             from range({first_number}, {first_number + count}) as t(i)
         ),
         resampled as (
-            select numbered.i, 'BENCH-' || lpad(numbered.i::varchar, 8, '0') as bench_id, real_programmes.*
+            select
+                numbered.i,
+                'BENCH-' || lpad(numbered.i::varchar, 8, '0') as bench_id,
+                split_part(real_programmes.languages, ',', 1) as first_language,
+                real_programmes.*
             from numbered inner join real_programmes using (real_number)
         )
     """

@@ -5,8 +5,9 @@
       resampled from the real files: 344 per chunk stay fast, 450 take 70 times as long.
     - Open-ended phrases (a word gap such as `(?:\w+ ){0,4}`, a word start `\w+`, or a `*`, `+` or `{` repeat)
       are dealt into chunks of `open_chunk_size`. Each keeps many partial matches alive at once: on text resampled
-      from the real files, the 154 of them spread over the plain chunks made the passes 2.6 times slower than in
-      4 chunks of their own (at most 50 each; 75 per chunk is already 3 times slower than 50).
+      from the real files, open-ended phrases spread over the plain chunks made the passes 2.6 times slower than
+      in chunks of their own of at most 50 (measured with 146 of today's 154, in 3 chunks; 75 per chunk is already
+      3 times slower than 50).
     `guards` selects the phrases of guard rules (false friends removed before matching) or all others.
     A phrase's chunk is fixed by the MD5 of the phrase, not by its place in the list: within a chunk the
     leftmost, longest-listed phrase consumes an overlapping one, so adding a phrase must not move the
@@ -43,6 +44,9 @@
     {{ return(numbered | map(attribute=1) | list) }}
 {%- endmacro %}
 
+{#- Runs `query`, whose rows are (number, phrase) in the order phrases should be tried, and joins the phrases of
+    each number into one RE2 alternation (quotes doubled for a SQL literal): [[number, alternation], ...] by
+    number. What phrase_alternations and phrase_groups deal out. -#}
 {% macro numbered_alternations(query) -%}
     {%- set phrases_by_number = {} -%}
     {%- for row in run_query(query).rows -%}
