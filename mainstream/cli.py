@@ -300,11 +300,15 @@ def _status(args: argparse.Namespace, home: Home) -> int:
 
 
 def _eval(args: argparse.Namespace, home: Home) -> int:
-    from mainstream.evaluate import evaluate_publication, format_evaluation
+    from mainstream.evaluate import LabelsError, evaluate_publication, format_evaluation
 
-    report = evaluate_publication(
-        home.published_db, args.labels, with_disagreements=args.disagreements, with_agencies=args.by_agency
-    )
+    try:
+        report = evaluate_publication(
+            home.published_db, args.labels, with_disagreements=args.disagreements, with_agencies=args.by_agency
+        )
+    except LabelsError as error:  # the labels file is not in the rubric's format: the message names the line
+        print(f"mainstream eval: {error}", file=sys.stderr)
+        return 1
     print(json.dumps(report, indent=2) if args.json else format_evaluation(report))
     return 0
 

@@ -25,6 +25,7 @@ class LabelsError(ValueError):
 def read_labels(path: Path) -> list[dict[str, Any]]:
     """Labels: one JSON object per line with id, peace, development, rights, humanitarian, hr_marker, groups."""
     labels = []
+    first_line_of: dict[str, int] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -32,13 +33,35 @@ def read_labels(path: Path) -> list[dict[str, Any]]:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise LabelsError(f"{path.name}: line {number} is not JSON: {error.msg}") from error
+        if not isinstance(record, dict):
+            raise LabelsError(f"{path.name}: line {number} is not a JSON object")
         missing = [key for key in ("id", *BINARY_LABELS, "hr_marker") if key not in record]
         if missing:
             raise LabelsError(f"{path.name}: line {number} lacks {', '.join(missing)}")
-        if record["hr_marker"] not in MARKER_LEVELS:
-            raise LabelsError(f"{path.name}: line {number}: hr_marker must be 0-3, not {record['hr_marker']!r}")
+        _check_label_values(record, f"{path.name}: line {number}")
+        if record["id"] in first_line_of:
+            raise LabelsError(
+                f"{path.name}: line {number}: id {record['id']!r} is labelled again (first on line"
+                f" {first_line_of[record['id']]}); each programme counts once"
+            )
+        first_line_of[record["id"]] = number
         labels.append(record)
     return labels
+
+
+def _check_label_values(record: dict[str, Any], where: str) -> None:
+    """Values a score would silently misread: a pillar of 2 counts as neither 0 nor 1, a string as a group list."""
+    if not isinstance(record["id"], str) or not record["id"].strip():
+        raise LabelsError(f"{where}: id must be a non-empty string, not {record['id']!r}")
+    for key in BINARY_LABELS:
+        # bool is an int: true and false are read as 1 and 0.
+        if not isinstance(record[key], int) or record[key] not in (0, 1):
+            raise LabelsError(f"{where}: {key} must be 0 or 1, not {record[key]!r}")
+    if isinstance(record["hr_marker"], bool) or record["hr_marker"] not in MARKER_LEVELS:
+        raise LabelsError(f"{where}: hr_marker must be 0-3, not {record['hr_marker']!r}")
+    groups = record.get("groups", [])
+    if not isinstance(groups, list) or not all(isinstance(group, str) for group in groups):
+        raise LabelsError(f"{where}: groups must be a list of group codes (strings), not {groups!r}")
 
 
 def read_publication(published_db: Path) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mainstream.cli import main
 from mainstream.evaluate import LabelsError, by_agency, disagreements, evaluate, format_evaluation, read_labels
 
 
@@ -68,6 +69,33 @@ def test_labels_file_errors_name_the_line(tmp_path: Path) -> None:
     path.write_text("not json\n")
     with pytest.raises(LabelsError, match="line 1 is not JSON"):
         read_labels(path)
+
+
+@pytest.mark.parametrize(
+    ("changed", "message"),
+    [
+        ({"peace": 2}, "line 2: peace must be 0 or 1, not 2"),
+        ({"rights": "yes"}, "line 2: rights must be 0 or 1, not 'yes'"),
+        ({"hr_marker": True}, "line 2: hr_marker must be 0-3, not True"),
+        ({"groups": "women_girls"}, "line 2: groups must be a list of group codes"),
+        ({"id": ""}, "line 2: id must be a non-empty string"),
+        ({"id": "a"}, "line 2: id 'a' is labelled again \\(first on line 1\\)"),
+    ],
+)
+def test_label_values_a_score_would_misread_name_the_line_and_field(
+    tmp_path: Path, changed: dict, message: str
+) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_text(json.dumps(_label("a", 1)) + "\n" + json.dumps({**_label("b", 2), **changed}) + "\n")
+    with pytest.raises(LabelsError, match=f"labels.jsonl: {message}"):
+        read_labels(path)
+
+
+def test_true_and_false_read_as_1_and_0(tmp_path: Path) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_text(json.dumps({**_label("a", 2), "peace": True, "humanitarian": False}) + "\n")
+    (label,) = read_labels(path)
+    assert evaluate([label], {"a": _prediction(2, peace=True)})["peace"]["f1"] == 1.0
 
 
 def test_disagreements_name_what_differs_with_the_evidence_and_the_note() -> None:
@@ -139,3 +167,16 @@ def test_scores_by_agency_split_the_records_and_mark_empty_classes() -> None:
     # agency, records, peace, rights, humanitarian, groups, exact
     assert rows["undp"] == ["undp", "3", "-", "0.667", "-", "-", "0.667"]
     assert rows["iom"] == ["iom", "1", "0.000", "-", "-", "-", "1.000"]
+
+
+def test_the_command_reports_a_bad_labels_file_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_text(json.dumps({**_label("a", 1), "peace": 2}) + "\n")
+
+    assert main(["--home", str(tmp_path / "home"), "eval", "--labels", str(path)]) == 1
+
+    captured = capsys.readouterr()
+    assert "mainstream eval: labels.jsonl: line 1: peace must be 0 or 1, not 2" in captured.err
+    assert "Traceback" not in captured.err and captured.out == ""
