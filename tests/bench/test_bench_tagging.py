@@ -8,7 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from bench.bench_tagging import run
+from bench.bench_tagging import prepare_raw_zone, run
+from bench.generate_programmes import generator_fingerprint
+from mainstream.home import Home
 
 pytestmark = pytest.mark.xdist_group("bench")
 
@@ -37,3 +39,35 @@ def test_benchmark_times_each_model_and_reuses_its_raw_zone(tmp_path: Path) -> N
 
     run(300, tmp_path / "home", reuse_raw=True, results_dir=results_dir, drop_count=20)
     assert {path: path.stat().st_mtime_ns for path in raw_files} == raw_files, "the raw zone was regenerated"
+
+
+def _raw_files(home: Home) -> dict[Path, int]:
+    """The generated raw files (not the empty `_schema.parquet` files a home starts with) and when each was written."""
+    return {path: path.stat().st_mtime_ns for path in home.raw.rglob("*.parquet") if not path.name.startswith("_")}
+
+
+def test_a_raw_zone_is_reused_only_if_this_generator_made_it_with_this_count(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home").ensure()
+    stamp = home.root / "bench-generator.txt"
+    assert prepare_raw_zone(home, 50, reuse_raw=True), "nothing to reuse yet"
+    assert stamp.read_text(encoding="utf-8") == f"{generator_fingerprint()} 50"
+    generated = _raw_files(home)
+
+    assert not prepare_raw_zone(home, 50, reuse_raw=True)
+    assert _raw_files(home) == generated
+
+    # A raw zone left by an earlier generator (or its sample) is made again, and stamped anew.
+    stamp.write_text("0123456789abcdef0123456789abcdef 50", encoding="utf-8")
+    assert prepare_raw_zone(home, 50, reuse_raw=True)
+    assert stamp.read_text(encoding="utf-8") == f"{generator_fingerprint()} 50"
+    regenerated = _raw_files(home)
+    assert regenerated and all(regenerated.get(path) != mtime for path, mtime in generated.items())
+
+    # A different count, or a zone missing its stamp (an interrupted generation), is made again too.
+    assert prepare_raw_zone(home, 60, reuse_raw=True)
+    stamp.unlink()
+    assert prepare_raw_zone(home, 60, reuse_raw=True)
+    assert not prepare_raw_zone(home, 60, reuse_raw=True)
+    with duckdb.connect() as connection:
+        pattern = str(home.raw / "programmes" / "*.parquet")
+        assert connection.execute(f"select count(*) from read_parquet('{pattern}')").fetchone()[0] == 60
