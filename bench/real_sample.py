@@ -28,6 +28,10 @@ REAL_PROGRAMMES = DATA_DIR / "real_programmes.parquet"
 REAL_PROGRAMME_CODES = DATA_DIR / "real_programme_codes.parquet"
 
 
+class RealSampleError(RuntimeError):
+    """A file of the real sample could not be loaded whole."""
+
+
 def write_real_sample(iati_folder: Path, data_dir: Path = DATA_DIR) -> tuple[int, int]:
     """Ingest every *.xml file of ``iati_folder`` and write its programmes and codes; return both row counts."""
     files = sorted(iati_folder.glob("*.xml"))
@@ -41,7 +45,12 @@ def write_real_sample(iati_folder: Path, data_dir: Path = DATA_DIR) -> tuple[int
             dropped = Path(scratch) / source.name
             shutil.copyfile(source, dropped)
             drop = ingest_file(dropped, home)
-            log.info("%s: %s", source.name, drop.state)
+            if drop.state == "quarantined":
+                # The throwaway home and its quarantine record go away with this function: say why here.
+                raise RealSampleError(f"{source}: quarantined, so the sample would miss it: {drop.reason}")
+            if drop.rows_rejected:
+                log.warning("%s: %d rows rejected (%s)", source.name, drop.rows_rejected, drop.reason)
+            log.info("%s: %s, %d rows", source.name, drop.state, drop.rows_loaded)
         data_dir.mkdir(parents=True, exist_ok=True)
         connection = duckdb.connect()
         for table in ("programmes", "programme_codes"):

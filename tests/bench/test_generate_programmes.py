@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from bench.generate_programmes import generate
-from bench.real_sample import REAL_PROGRAMME_CODES, REAL_PROGRAMMES, write_real_sample
+from bench.real_sample import REAL_PROGRAMME_CODES, REAL_PROGRAMMES, RealSampleError, write_real_sample
 from tests.helpers import FIXTURES
 
 
@@ -52,7 +54,12 @@ def test_each_programme_copies_a_real_one_with_figures_of_its_own(tmp_path: Path
 
 
 def test_the_real_sample_is_written_by_the_project_s_own_ingest(tmp_path: Path) -> None:
-    programmes, codes = write_real_sample(FIXTURES / "iati", tmp_path)
+    folder = tmp_path / "iati"
+    folder.mkdir()
+    # Two files that name the same programme: it is written once, in its latest version.
+    for name in ("unhcr_small.xml", "project_check_devmix.xml", "gold_dev.xml"):
+        shutil.copy(FIXTURES / "iati" / name, folder)
+    programmes, codes = write_real_sample(folder, tmp_path)
     connection = duckdb.connect()
     [(written, identifiers)] = connection.execute(
         f"select count(*), count(distinct programme_id) from read_parquet('{tmp_path}/real_programmes.parquet')"
@@ -77,3 +84,14 @@ def test_the_real_sample_is_written_by_the_project_s_own_ingest(tmp_path: Path) 
         "where programme_id = 'XM-DAC-41121-2020-AME-ARGMCO' and code_type = 'recipient_country'"
     ).fetchall()
     assert countries == ["AR"]
+
+
+def test_a_sample_file_the_ingest_quarantines_stops_the_sample_with_its_reason(tmp_path: Path) -> None:
+    folder = tmp_path / "iati"
+    folder.mkdir()
+    shutil.copy(next((FIXTURES / "iati").glob("*.xml")), folder)
+    (folder / "broken.xml").write_text("<iati-activities><iati-activity>", encoding="utf-8")
+
+    with pytest.raises(RealSampleError, match=r"broken\.xml: quarantined, so the sample would miss it: \S"):
+        write_real_sample(folder, tmp_path / "data")
+    assert not (tmp_path / "data" / "real_programmes.parquet").exists()
