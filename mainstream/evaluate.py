@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from mainstream.home import DBT_PROJECT_DIR
 
 BINARY_LABELS = ("peace", "development", "rights", "humanitarian")
 PUBLISHED_COLUMNS = {
@@ -16,6 +19,7 @@ PUBLISHED_COLUMNS = {
     "humanitarian": "is_humanitarian",
 }
 MARKER_LEVELS = (0, 1, 2, 3)
+GROUPS_SEED = DBT_PROJECT_DIR / "seeds" / "criteria" / "criteria_rights_holder_groups.csv"
 
 
 class LabelsError(ValueError):
@@ -24,9 +28,18 @@ class LabelsError(ValueError):
 
 def read_labels(path: Path) -> list[dict[str, Any]]:
     """Labels: one JSON object per line with id, peace, development, rights, humanitarian, hr_marker, groups."""
+    if path.is_dir():
+        raise LabelsError(f"{path}: is a folder; give a labels file (JSON lines, one record per line)")
+    try:
+        # utf-8-sig: a byte order mark, as some editors write, is not part of the first record.
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise LabelsError(
+            f"{path.name}: not UTF-8 text (byte {error.start} of the file); save the labels as UTF-8 JSON lines"
+        ) from error
     labels = []
     first_line_of: dict[str, int] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -46,6 +59,8 @@ def read_labels(path: Path) -> list[dict[str, Any]]:
             )
         first_line_of[record["id"]] = number
         labels.append(record)
+    if not labels:
+        raise LabelsError(f"{path.name}: holds no labels (one JSON object per line, in the rubric's format)")
     return labels
 
 
@@ -57,7 +72,11 @@ def _check_label_values(record: dict[str, Any], where: str) -> None:
         # bool is an int: true and false are read as 1 and 0.
         if not isinstance(record[key], int) or record[key] not in (0, 1):
             raise LabelsError(f"{where}: {key} must be 0 or 1, not {record[key]!r}")
-    if isinstance(record["hr_marker"], bool) or record["hr_marker"] not in MARKER_LEVELS:
+    if (
+        not isinstance(record["hr_marker"], int)
+        or isinstance(record["hr_marker"], bool)
+        or (record["hr_marker"] not in MARKER_LEVELS)
+    ):
         raise LabelsError(f"{where}: hr_marker must be 0-3, not {record['hr_marker']!r}")
     groups = record.get("groups", [])
     if not isinstance(groups, list) or not all(isinstance(group, str) for group in groups):
@@ -201,12 +220,30 @@ def by_agency(labels: list[dict[str, Any]], predictions: dict[str, dict[str, Any
     }
 
 
+def criteria_group_codes(groups_seed: Path = GROUPS_SEED) -> set[str]:
+    """The rights-holder group codes the criteria know (the rubric's list, as seeded)."""
+    with groups_seed.open(encoding="utf-8", newline="") as seed:
+        return {row["group_code"] for row in csv.DictReader(seed)}
+
+
+def unknown_groups(labels: list[dict[str, Any]], known: set[str]) -> dict[str, int]:
+    """Group codes the labels use that the criteria do not know, with how many labels use each: the criteria can
+    never find them, so each counts as a miss (a typo such as "chidren", or another vocabulary)."""
+    counts: dict[str, int] = {}
+    for label in labels:
+        for group in label.get("groups", []):
+            if group not in known:
+                counts[group] = counts.get(group, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def evaluate_publication(
     published_db: Path, labels_path: Path, with_disagreements: bool = False, with_agencies: bool = False
 ) -> dict[str, Any]:
     labels = read_labels(labels_path)
     predictions = read_predictions(published_db, [label["id"] for label in labels])
     report = evaluate(labels, predictions)
+    report["unknown_groups"] = unknown_groups(labels, criteria_group_codes())
     report["published_db"] = str(published_db)
     report["publication"] = read_publication(published_db)
     if with_agencies:
@@ -249,6 +286,11 @@ def format_evaluation(report: dict[str, Any]) -> str:
                 )
                 + f"{scores['hr_marker']['exact']:>8.3f}"
             )
+    if report.get("unknown_groups"):
+        lines.append(
+            "groups the criteria do not know, each scored as a miss: "
+            + ", ".join(f"{group} ({count})" for group, count in report["unknown_groups"].items())
+        )
     if report["not_found"]:
         lines.append(f"not found in the publication ({len(report['not_found'])}): " + ", ".join(report["not_found"]))
     if "disagreements" in report:

@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from mainstream.cli import main
-from mainstream.evaluate import LabelsError, by_agency, disagreements, evaluate, format_evaluation, read_labels
+from mainstream.evaluate import (
+    LabelsError,
+    by_agency,
+    criteria_group_codes,
+    disagreements,
+    evaluate,
+    format_evaluation,
+    read_labels,
+    unknown_groups,
+)
 
 
 def _label(
@@ -77,6 +86,7 @@ def test_labels_file_errors_name_the_line(tmp_path: Path) -> None:
         ({"peace": 2}, "line 2: peace must be 0 or 1, not 2"),
         ({"rights": "yes"}, "line 2: rights must be 0 or 1, not 'yes'"),
         ({"hr_marker": True}, "line 2: hr_marker must be 0-3, not True"),
+        ({"hr_marker": 1.0}, "line 2: hr_marker must be 0-3, not 1.0"),
         ({"groups": "women_girls"}, "line 2: groups must be a list of group codes"),
         ({"id": ""}, "line 2: id must be a non-empty string"),
         ({"id": "a"}, "line 2: id 'a' is labelled again \\(first on line 1\\)"),
@@ -180,3 +190,38 @@ def test_the_command_reports_a_bad_labels_file_without_a_traceback(
     captured = capsys.readouterr()
     assert "mainstream eval: labels.jsonl: line 1: peace must be 0 or 1, not 2" in captured.err
     assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_a_labels_file_that_cannot_be_read_as_labels_says_why(tmp_path: Path) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_text("\n  \n")
+    with pytest.raises(LabelsError, match=r"labels\.jsonl: holds no labels"):
+        read_labels(path)
+    path.write_text(json.dumps(_label("a", 1)) + "\n", encoding="utf-16")
+    with pytest.raises(LabelsError, match=r"labels\.jsonl: not UTF-8 text \(byte 0 of the file\)"):
+        read_labels(path)
+    with pytest.raises(LabelsError, match="is a folder"):
+        read_labels(tmp_path)
+    # A byte order mark, as some editors write, is not part of the first record.
+    path.write_text(json.dumps(_label("a", 1)) + "\n", encoding="utf-8-sig")
+    assert [label["id"] for label in read_labels(path)] == ["a"]
+
+
+def test_group_codes_the_criteria_do_not_know_are_reported_with_their_count() -> None:
+    rubric_groups = {
+        "women_girls", "children", "youth", "persons_with_disabilities", "refugees_asylum_seekers", "migrants",
+        "idps", "indigenous_peoples", "minorities", "older_persons", "lgbti", "hr_defenders",
+        "persons_deprived_of_liberty",
+    }  # fmt: skip
+    assert criteria_group_codes() == rubric_groups
+    labels = [_label("a", 1, groups=["chidren", "youth"]), _label("b", 1, groups=["chidren", "Women_girls"])]
+    found = unknown_groups(labels, rubric_groups)
+    assert found == {"Women_girls": 1, "chidren": 2}
+    report = {
+        **evaluate(labels, {"a": _prediction(1, groups=["children"])}),
+        "published_db": "x",
+        "unknown_groups": found,
+    }
+    assert "groups the criteria do not know, each scored as a miss: Women_girls (1), chidren (2)" in format_evaluation(
+        report
+    )
