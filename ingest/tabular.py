@@ -211,7 +211,26 @@ def _sniff_delimiter(path: Path, source: Path) -> str:
         raise UnreadableFileError(f"{path.name}: cannot be read as CSV: {_duckdb_reason(error)}") from error
     finally:
         connection.close()
-    return str(delimiter)
+    return _delimiter_the_header_uses(source, str(delimiter))
+
+
+def _delimiter_the_header_uses(source: Path, sniffed: str) -> str:
+    """The sniffed delimiter, unless the header does not hold it and holds another one.
+
+    DuckDB's sniffer weighs the rows more than the header: in a semicolon file whose texts are full of commas it
+    picks the comma, and the header is then one column holding every name. A header always has several columns
+    (a programme needs an id and a title), so the delimiter that splits it into the most wins then.
+    """
+    with source.open(encoding="utf-8-sig", newline="") as handle:
+        header_text = next((line for line in handle if line.strip()), "")
+
+    def header_columns(delimiter: str) -> int:
+        return len(next(csv.reader([header_text], delimiter=delimiter, quotechar='"'), []))
+
+    if header_columns(sniffed) > 1:
+        return sniffed
+    best = max(_DELIMITER_NAMES, key=header_columns)
+    return best if header_columns(best) > 1 else sniffed
 
 
 def _csv_layout(path: Path, source: Path, delimiter: str) -> _CsvLayout:

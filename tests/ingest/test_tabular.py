@@ -96,6 +96,18 @@ def test_header_aliases_semicolons_and_latin1_are_understood(home: Home) -> None
     assert programme["budget_value"] == 1234.50
 
 
+def test_a_semicolon_file_whose_texts_are_full_of_commas_is_read_by_its_header(home: Home) -> None:
+    # DuckDB's sniffer alone picks the comma here (8 per row against 3 semicolons), making the header one column.
+    rows = "".join(f"P-{n};Legal aid, for women, girls;Text, with, commas, many, more, and more;KE\n" for n in range(5))
+    path = drop(home, "undp", "semi.csv", "programme_id;title;description;countries\n" + rows)
+    result = ingest_file(path, home, agency="undp")
+    assert result.state == "loaded", result.reason
+    assert result.rows_loaded == 5
+    first = min(_programmes(home), key=lambda programme: programme["programme_id"])
+    assert first["title"] == "Legal aid, for women, girls"
+    assert first["description"] == "Text, with, commas, many, more, and more"
+
+
 def test_missing_required_column_quarantines_the_file_with_its_reason(home: Home) -> None:
     path = drop(home, "undp", "no_ids.csv", "title,description\nA title,text\n")
     result = ingest_file(path, home, agency="undp")
