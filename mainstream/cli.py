@@ -163,7 +163,7 @@ def _demo(args: argparse.Namespace, home: Home) -> int:
 def _process(args: argparse.Namespace, home: Home) -> int:
     from ingest.errors import StorageFullError
     from mainstream.ledger import Ledger
-    from mainstream.pipeline import changes_not_built, ingest_paths
+    from mainstream.pipeline import BookkeepingPathError, changes_not_built, ingest_paths
 
     if not args.paths and not args.rebuild:
         args.command_parser.error("give the files or folders to process (PATH), or --rebuild")
@@ -174,6 +174,9 @@ def _process(args: argparse.Namespace, home: Home) -> int:
         if args.json:
             print(json.dumps({"error": str(error)}, indent=2))
         return 5
+    except BookkeepingPathError as error:
+        print(f"mainstream process: {error}", file=sys.stderr)
+        return 1
     for drop in drops:
         log.info(
             "%s: %s (%d loaded, %d rejected)%s",

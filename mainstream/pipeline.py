@@ -33,6 +33,10 @@ class AuditBlockedError(RuntimeError):
         self.run = run
 
 
+class BookkeepingPathError(ValueError):
+    """A path given to ingest lies in a folder the pipeline keeps for itself (archive, quarantine, raw ...)."""
+
+
 class NothingToBuildError(RuntimeError):
     """No extract has been loaded yet."""
 
@@ -86,10 +90,12 @@ def ingest_paths(
     ``original_path``, for a single file the watcher claimed, is where the agency dropped it (``landing/...``):
     the ledger records it as the drop's ``original_path``.
     """
+    paths = list(paths)
+    _refuse_bookkeeping_paths(paths, home)
+    # A path that does not exist is reported before the home is touched (a mistyped --home stays uncreated).
+    files = list(iter_drop_files(paths))
     home.ensure()
     ledger = Ledger(home.state_db)
-    paths = list(paths)
-    files = list(iter_drop_files(paths))
     if original_path is not None and (len(paths) != 1 or files != paths):
         raise ValueError("original_path names where one file was dropped: give that one file only")
     if progress:
@@ -106,6 +112,23 @@ def ingest_paths(
                 continue
             drops.append(_ingest_one(path, home, agency, ledger, original_path))
     return drops
+
+
+def _refuse_bookkeeping_paths(paths: list[Path], home: Home) -> None:
+    """Files the pipeline itself keeps (archived and quarantined drops with their reason files, the raw zone,
+    retracted extracts, the build, the publication, the ledger) are not drops: ingesting them would load
+    bookkeeping files as extracts and archive copies of copies."""
+    kept_by_the_pipeline = (
+        home.archive, home.quarantine, home.raw, home.retracted, home.warehouse, home.published, home.state_db.parent
+    )  # fmt: skip
+    for path in paths:
+        resolved = path.resolve()
+        for folder in kept_by_the_pipeline:
+            if resolved == folder.resolve() or folder.resolve() in resolved.parents:
+                raise BookkeepingPathError(
+                    f"{path}: is under {folder}, which the pipeline keeps; a quarantined file fixed by hand is "
+                    f"dropped again into {home.landing}/<agency>/ (or processed from another folder)"
+                )
 
 
 def _ingest_one(path: Path, home: Home, agency: str | None, ledger: Ledger, original_path: Path | None) -> DropRecord:

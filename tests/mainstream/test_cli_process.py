@@ -129,3 +129,27 @@ def test_a_claimed_file_processed_by_hand_keeps_its_claimed_folders_agency(home:
     [drop] = Ledger(home.state_db).recent_drops()
     assert (drop["state"], drop["agency_ref"], drop["file_name"]) == ("loaded", "itc", "programmes.csv")
     assert not claimed.exists(), "moved to archive/"
+
+
+def test_a_missing_path_leaves_a_mistyped_home_uncreated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    typo = tmp_path / "typo-home"
+
+    assert main(["--home", str(typo), "process", str(tmp_path / "nope.csv")]) == 1
+
+    assert "nope.csv: no such file or folder" in capsys.readouterr().err
+    assert not typo.exists(), "a mistyped --home must not become a home that `status` then reports as empty"
+
+
+@pytest.mark.parametrize("folder", ["quarantine", "archive", "raw", "retracted"])
+def test_the_pipeline_s_own_folders_are_not_ingested(
+    home: Home, builds: list[str], capsys: pytest.CaptureFixture[str], folder: str
+) -> None:
+    kept = home.ensure().root / folder / "x"
+    kept.mkdir(parents=True)
+    (kept / "old.csv.reason.json").write_text('{"reason": "bad"}')
+
+    assert main(["--home", str(home.root), "process", "--agency", "undp", str(kept)]) == 1
+
+    assert f"is under {home.root / folder}, which the pipeline keeps" in capsys.readouterr().err
+    assert builds == [] and list(kept.iterdir()) == [kept / "old.csv.reason.json"]
+    assert Ledger(home.state_db).recent_drops() == [], "nothing was recorded as a drop"
