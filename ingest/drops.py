@@ -316,6 +316,18 @@ def _read(
         values = {mapping[header]: value for header, value in row.items() if header in mapping}
         item = row_to_record(number, values, agency)
         (records if isinstance(item, ProgrammeRecord) else problems).append(item)
+        if isinstance(item, ProgrammeRecord) and item.budget_value is not None and not item.budget_currency:
+            problems.append(
+                RecordProblem(
+                    number,
+                    "currency",
+                    "the budget has no currency (no currency column value, none written with the amount): the "
+                    "programme is loaded, but its budget counts in no USD budget total; give the ISO 4217 code "
+                    "(e.g. USD) in a currency column",
+                    item.programme_id,
+                    record_loaded=True,
+                )
+            )
     return records
 
 

@@ -86,6 +86,18 @@ def test_bad_rows_are_rejected_with_file_row_and_field_and_the_rest_load(home: H
     assert "row 2" in result.reason and "title" in result.reason
 
 
+def test_a_budget_without_a_currency_is_loaded_with_a_note_naming_the_row(home: Home) -> None:
+    path = drop(home, "undp", "budgets.csv", "programme_id,title,budget,currency\nP-1,With,100,USD\nP-2,Without,250,\n")
+    result = ingest_file(path, home, agency="undp")
+    assert result.state == "loaded" and (result.rows_loaded, result.rows_rejected) == (2, 0)
+    assert {programme["programme_id"]: programme["budget_value"] for programme in _programmes(home)} == {
+        "P-1": 100,
+        "P-2": 250,
+    }
+    assert "budgets.csv: row 2 (P-2), field 'currency': the budget has no currency" in result.reason
+    assert "counts in no USD budget total" in result.reason and "P-1" not in result.reason
+
+
 def test_header_aliases_semicolons_and_latin1_are_understood(home: Home) -> None:
     content = "Project ID;Project Title;Country;Budget\nX-1;Éducation des filles;SN;1.234,50\n"
     path = drop(home, "unesco", "export.csv", content.encode("latin-1"))
@@ -603,10 +615,10 @@ def test_excel_error_values_reject_their_row_naming_row_field_and_cell(home: Hom
     openpyxl = pytest.importorskip("openpyxl")
     workbook = openpyxl.Workbook()
     sheet = workbook.active
-    sheet.append(["programme_id", "title", "countries", "budget", "notes"])
-    sheet.append(["P-0", "Fine", "KE", 100, "#DIV/0!"])  # an error in a column not loaded costs nothing
+    sheet.append(["programme_id", "title", "countries", "budget", "notes", "currency"])
+    sheet.append(["P-0", "Fine", "KE", 100, "#DIV/0!", "USD"])  # an error in a column not loaded costs nothing
     for number, error in enumerate(EXCEL_ERRORS, start=1):
-        row = [f"P-{number}", "Title", "KE", 100, None]
+        row = [f"P-{number}", "Title", "KE", 100, None, "USD"]
         row[(number % 3) + 1] = error  # title, countries or budget
         sheet.append(row)
     assert sheet["E2"].data_type == "e" and sheet["C3"].data_type == "e"
@@ -629,10 +641,10 @@ def test_an_excel_formula_without_a_saved_value_rejects_its_row(home: Home) -> N
     openpyxl = pytest.importorskip("openpyxl")
     workbook = openpyxl.Workbook()
     sheet = workbook.active
-    sheet.append(["programme_id", "title", "description", "budget"])
-    sheet.append(["P-1", "Unsaved", "x", "=1000*12"])
-    sheet.append(["P-2", "Saved", "x", "=1000*13"])
-    sheet.append(["P-3", "Empty text result", '=""', 5])
+    sheet.append(["programme_id", "title", "description", "budget", "currency"])
+    sheet.append(["P-1", "Unsaved", "x", "=1000*12", "USD"])
+    sheet.append(["P-2", "Saved", "x", "=1000*13", "USD"])
+    sheet.append(["P-3", "Empty text result", '=""', 5, "USD"])
     path = _save_workbook(home, workbook, "formulas.xlsx")
     # What Excel writes once it has calculated: the value after the formula, t="str" for a text result.
     _rewrite_sheet_xml(path, "<f>1000*13</f><v></v>", "<f>1000*13</f><v>13000</v>")
