@@ -7,6 +7,7 @@ reader rejects are written next to it in ``quarantine/`` with their file, row, f
 from __future__ import annotations
 
 import csv
+import difflib
 import errno
 import hashlib
 import json
@@ -301,6 +302,17 @@ def _read(
             "its agency is known "
             "(for a backfill, give it: `mainstream process --agency <agency>`, or the ingest DAG's agency param)"
         )
+    if agency not in known_agency_codes():
+        close = difflib.get_close_matches(agency, sorted(known_agency_codes()), n=3)
+        closest = f" (closest: {', '.join(close)})" if close else ""
+        note = (
+            f"agency '{agency}' is not one the warehouse knows{closest}: "
+            f"its programmes are published under '{agency}'; if that is a typo, retract this extract and drop the "
+            "file again under the right agency (the agencies known are in dbt_project/seeds/reference/"
+            "ref_agencies.csv, where a new one is added)"
+        )
+        log.warning("%s: %s", path.name, note)
+        notes.append(note)
     table = read_tabular(path, source_format)
     problems.extend(table.problems)
     notes.extend(table.notes)

@@ -98,6 +98,17 @@ def test_a_budget_without_a_currency_is_loaded_with_a_note_naming_the_row(home: 
     assert "counts in no USD budget total" in result.reason and "P-1" not in result.reason
 
 
+def test_an_agency_the_warehouse_does_not_know_loads_with_a_note_suggesting_the_known_one(home: Home) -> None:
+    path = drop(home, "unpd", "typo.csv", "programme_id,title\nP-1,Legal aid\n")
+    result = ingest_file(path, home, agency="unpd")
+    assert result.state == "loaded" and result.rows_loaded == 1
+    assert "agency 'unpd' is not one the warehouse knows (closest: " in result.reason
+    assert "undp" in result.reason.split("(closest: ")[1].split(")")[0]
+    assert "retract this extract" in result.reason
+    known = drop(home, "undp", "known.csv", "programme_id,title\nP-2,Legal aid\n")
+    assert ingest_file(known, home, agency="undp").reason is None
+
+
 def test_header_aliases_semicolons_and_latin1_are_understood(home: Home) -> None:
     content = "Project ID;Project Title;Country;Budget\nX-1;Éducation des filles;SN;1.234,50\n"
     path = drop(home, "unesco", "export.csv", content.encode("latin-1"))
