@@ -115,11 +115,12 @@ def ingest_paths(
 
 
 def _refuse_bookkeeping_paths(paths: list[Path], home: Home) -> None:
-    """Files the pipeline itself keeps (archived and quarantined drops with their reason files, the raw zone,
-    retracted extracts, the build, the publication, the ledger) are not drops: ingesting them would load
-    bookkeeping files as extracts and archive copies of copies."""
+    """Files the pipeline itself keeps (quarantined drops with their reason files, the raw zone, retracted
+    extracts, the build, the publication, the ledger) are not drops: ingesting them would load bookkeeping files as
+    extracts and quarantine copies of copies. archive/ is the exception: it holds drops as they came, and a
+    backfill of it (rebuilding a raw zone) is how they are loaded again."""
     kept_by_the_pipeline = (
-        home.archive, home.quarantine, home.raw, home.retracted, home.warehouse, home.published, home.state_db.parent
+        home.quarantine, home.raw, home.retracted, home.warehouse, home.published, home.state_db.parent
     )  # fmt: skip
     for path in paths:
         resolved = path.resolve()

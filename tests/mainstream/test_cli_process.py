@@ -140,7 +140,7 @@ def test_a_missing_path_leaves_a_mistyped_home_uncreated(tmp_path: Path, capsys:
     assert not typo.exists(), "a mistyped --home must not become a home that `status` then reports as empty"
 
 
-@pytest.mark.parametrize("folder", ["quarantine", "archive", "raw", "retracted"])
+@pytest.mark.parametrize("folder", ["quarantine", "raw", "retracted", "state"])
 def test_the_pipeline_s_own_folders_are_not_ingested(
     home: Home, builds: list[str], capsys: pytest.CaptureFixture[str], folder: str
 ) -> None:
