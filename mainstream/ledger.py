@@ -168,6 +168,7 @@ class Ledger:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._read_only = False
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as connection:
             _use_wal(connection)
@@ -179,9 +180,23 @@ class Ledger:
                 if column not in columns:
                     connection.execute(f"alter table {table} add column {column} text")
 
+    @classmethod
+    def read_only(cls, path: Path) -> Ledger:
+        """The ledger at ``path`` for reading only, as it is: no schema, no migration, no lock, nothing written (a
+        home the user may read but not write, e.g. an operator's view of a service's home). Its readers see the
+        ledger as of opening each connection; a read may fail while a writer changes it."""
+        ledger = cls.__new__(cls)
+        ledger.path = path
+        ledger._read_only = True
+        return ledger
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS)
+        if self._read_only:
+            # immutable: SQLite neither locks nor creates the -shm file, which a home it cannot write refuses.
+            connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?immutable=1", uri=True)
+        else:
+            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS)
         connection.row_factory = sqlite3.Row
         try:
             with connection:

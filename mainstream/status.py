@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from mainstream.home import Home
@@ -40,8 +41,11 @@ def collect_status(home: Home, limit: int = 10) -> dict[str, Any]:
             )
         # A home whose first drops wait for their first ingest (e.g. Airflow paused): show what waits.
         ledger = None
-    else:
+    elif os.access(home.state_db, os.W_OK) and os.access(home.state_db.parent, os.W_OK):
         ledger = Ledger(home.state_db)
+    else:
+        # A home this user may only read: show it without writing (no WAL switch, no migration).
+        ledger = Ledger.read_only(home.state_db)
     runs = ledger.recent_runs(limit) if ledger else []
     audited = [run for run in runs if run["audit_success"] is not None]
     drops = ledger.recent_drops(limit) if ledger else []

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -176,3 +179,22 @@ def test_drops_show_the_agency_code_the_marts_use(home: Home) -> None:
     assert "agency=wfp (XM-DAC-41140)" in text
     assert "agency=undp loaded" in text
     assert "agency=xm-unknown-1 (XM-UNKNOWN-1)" in text
+
+
+def test_a_home_the_user_may_only_read_shows_its_status_and_stays_unchanged(home: Home) -> None:
+    if shutil.which("chattr") is None:
+        pytest.skip("chattr (e2fsprogs) makes files read-only even for root; not installed")
+    _runs(home, _published("r1", 10), _build_failed())
+    state = home.state_db.parent
+    before = sorted((path.name, path.stat().st_mtime_ns, path.stat().st_size) for path in state.iterdir())
+    frozen = [state, *state.iterdir()]
+    if subprocess.run(["chattr", "+i", *map(str, frozen)], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem has no immutable attribute")
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            Ledger(home.state_db)  # what status did before: open the ledger for writing
+        status = collect_status(home)
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, frozen)], check=True)
+    assert status["last_run"]["run_id"] == "r2" and status["last_publication"]["run_id"] == "r1"
+    assert sorted((path.name, path.stat().st_mtime_ns, path.stat().st_size) for path in state.iterdir()) == before
