@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as error:  # a path given on the command line, or nothing published yet
         print(f"mainstream {args.command}: {error}", file=sys.stderr)
         return 1
+    except NotADirectoryError as error:  # --home names a file (or a path runs through one)
+        print(f"mainstream {args.command}: {error.filename}: a folder was expected (check --home)", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # The reader went away (`mainstream eval ... | head`): stop quietly, as other command-line tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -148,7 +151,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _positive(text: str) -> int:
-    number = int(text)
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}") from None
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
     return number

@@ -153,3 +153,16 @@ def test_the_pipeline_s_own_folders_are_not_ingested(
     assert f"is under {home.root / folder}, which the pipeline keeps" in capsys.readouterr().err
     assert builds == [] and list(kept.iterdir()) == [kept / "old.csv.reason.json"]
     assert Ledger(home.state_db).recent_drops() == [], "nothing was recorded as a drop"
+
+
+def test_a_home_that_is_a_file_is_reported_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("a file, not a home")
+
+    assert main(["--home", str(not_a_folder), "process", str(CSV)]) == 1
+
+    error = capsys.readouterr().err
+    assert "a folder was expected (check --home)" in error and str(not_a_folder) in error
+    assert not_a_folder.read_text() == "a file, not a home"

@@ -198,3 +198,12 @@ def test_a_home_the_user_may_only_read_shows_its_status_and_stays_unchanged(home
         subprocess.run(["chattr", "-i", *map(str, frozen)], check=True)
     assert status["last_run"]["run_id"] == "r2" and status["last_publication"]["run_id"] == "r1"
     assert sorted((path.name, path.stat().st_mtime_ns, path.stat().st_size) for path in state.iterdir()) == before
+
+
+def test_a_limit_that_is_not_a_number_is_a_usage_error_naming_it(
+    home: Home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as usage:
+        main(["--home", str(home.root), "status", "--limit", "abc"])
+    assert usage.value.code == 2
+    assert "argument --limit: must be a whole number of at least 1, not 'abc'" in capsys.readouterr().err
