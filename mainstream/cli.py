@@ -198,11 +198,16 @@ def _process(args: argparse.Namespace, home: Home) -> int:
         waiting = changes_not_built(Ledger(home.state_db)) if home.state_db.exists() else []
         if not waiting:
             counts = Counter(drop.state for drop in drops)
-            found = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
-            message = (
-                f"nothing new loaded ({found}): nothing rebuilt or republished, the previous publication stays; "
-                "use --rebuild to rebuild and republish anyway"
+            found = (
+                ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
+                or "no file found in the given paths; hidden, partial and temporary files are skipped"
             )
+            kept = (
+                "the previous publication stays; use --rebuild to rebuild and republish anyway"
+                if home.published_db.exists()
+                else "nothing is published yet"
+            )
+            message = f"nothing new loaded ({found}): nothing rebuilt or republished, {kept}"
             log.warning("%s", message)
             result["error"] = message
             if args.json:

@@ -39,6 +39,8 @@ def _loaded_and_published(home: Home, tmp_path: Path) -> Path:
     Ledger(home.state_db).record_run(
         RunRecord(run_id="r1", trigger="cli", state="published", started_at="2999-01-01T00:00:00+00:00")
     )
+    home.published_db.parent.mkdir(parents=True, exist_ok=True)
+    home.published_db.write_bytes(b"")  # stands for r1's publication: only its presence is read here
     again = tmp_path / "again" / "undp" / "programmes.csv"
     again.parent.mkdir(parents=True)
     shutil.copyfile(CSV, again)
@@ -166,3 +168,17 @@ def test_a_home_that_is_a_file_is_reported_without_a_traceback(
     error = capsys.readouterr().err
     assert "a folder was expected (check --home)" in error and str(not_a_folder) in error
     assert not_a_folder.read_text() == "a file, not a home"
+
+
+def test_a_folder_with_no_file_to_load_says_so_in_a_home_with_nothing_published(
+    home: Home, tmp_path: Path, builds: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "drops"
+    empty.mkdir()
+    (empty / ".hidden.csv").write_text("programme_id,title\nP-1,T\n")
+
+    assert main(["--home", str(home.root), "process", "--agency", "undp", "--json", str(empty)]) == 4
+
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert "no file found in the given paths; hidden, partial and temporary files are skipped" in error
+    assert error.endswith("nothing is published yet") and builds == []
