@@ -183,6 +183,11 @@ def _activity_to_record(activity: etree._Element, number: int) -> ProgrammeRecor
         if text:
             descriptions[_description_field(_attr(element, "type"))].append(text)
     title = _narratives(activity.find("title"), activity_language, languages)
+    if not title:
+        # As for a CSV, JSON or Excel row: the title is what names the programme to every reader of the marts.
+        return RecordProblem(
+            number, "title", "missing or empty title (title/narrative); every programme needs a title", programme_id
+        )
     budget_total, budget_currency, budget_notes = _budget(activity)
     codes, code_notes = _valid_codes(_codes(activity))
     value_problems = [

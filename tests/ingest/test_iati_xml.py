@@ -46,11 +46,13 @@ def _one(tmp_path: Path, activity: str, root: str = DPORTAL_ROOT) -> ProgrammeRe
 
 
 def _record(tmp_path: Path, body: str, attributes: str = "") -> ProgrammeRecord:
-    """Parse one minimal valid activity with extra ``body`` elements and activity ``attributes``."""
+    """Parse one minimal valid activity with extra ``body`` elements and activity ``attributes`` (a title of its
+    own after them: a ``body`` title comes first, and is the one read)."""
     item = _one(
         tmp_path,
         f"<iati-activity {attributes}><iati-identifier>TEST-1</iati-identifier>"
-        f'<reporting-org ref="XM-TEST"><narrative>Test org</narrative></reporting-org>{body}</iati-activity>',
+        f'<reporting-org ref="XM-TEST"><narrative>Test org</narrative></reporting-org>{body}'
+        "<title><narrative>Minimal activity</narrative></title></iati-activity>",
     )
     assert isinstance(item, ProgrammeRecord), item
     return item
@@ -286,6 +288,18 @@ def test_missing_reporting_org_ref_is_a_problem_naming_the_activity(tmp_path: Pa
         "</iati-activity>",
     )
     assert item == RecordProblem(1, "reporting-org/@ref", "missing or empty reporting-org/@ref", "XM-TEST-9")
+
+
+@pytest.mark.parametrize("title", ["", "<title/>", "<title><narrative>  </narrative></title>"])
+def test_an_activity_without_a_title_is_a_problem_naming_it_as_a_csv_row_would_be(tmp_path: Path, title: str) -> None:
+    item = _one(
+        tmp_path,
+        f'<iati-activity><iati-identifier>XM-T-1</iati-identifier><reporting-org ref="XM-T"/>{title}'
+        "<description><narrative>Legal aid for women</narrative></description></iati-activity>",
+    )
+    assert item == RecordProblem(
+        1, "title", "missing or empty title (title/narrative); every programme needs a title", "XM-T-1"
+    )
 
 
 def test_empty_identifier_is_a_problem(tmp_path: Path) -> None:
