@@ -93,7 +93,13 @@ def ingest_paths(
     paths = list(paths)
     _refuse_bookkeeping_paths(paths, home)
     # A path that does not exist is reported before the home is touched (a mistyped --home stays uncreated).
-    files = list(iter_drop_files(paths))
+    # A file named twice (on its own and inside a folder also given) is ingested once, where it first comes.
+    files: list[Path] = []
+    seen: set[Path] = set()
+    for path in iter_drop_files(paths):
+        if path.resolve() not in seen:
+            seen.add(path.resolve())
+            files.append(path)
     home.ensure()
     ledger = Ledger(home.state_db)
     if original_path is not None and (len(paths) != 1 or files != paths):

@@ -182,3 +182,14 @@ def test_a_folder_with_no_file_to_load_says_so_in_a_home_with_nothing_published(
     error = json.loads(capsys.readouterr().out)["error"]
     assert "no file found in the given paths; hidden, partial and temporary files are skipped" in error
     assert error.endswith("nothing is published yet") and builds == []
+
+
+def test_a_file_named_on_its_own_and_inside_a_folder_is_ingested_once(home: Home, tmp_path: Path) -> None:
+    folder = tmp_path / "drops"
+    folder.mkdir()
+    extract = folder / "programmes.csv"
+    shutil.copyfile(CSV, extract)
+
+    drops = ingest_paths([folder, extract, tmp_path / "drops" / ".." / "drops" / "programmes.csv"], home, agency="undp")
+
+    assert [(drop.file_name, drop.state) for drop in drops] == [("programmes.csv", "loaded")]
