@@ -69,7 +69,7 @@ RUN_STATES = (
     "built",  # dbt build done; audit pending
     "audited",  # audit passed; publication pending
     "published",
-    "nothing_to_build",  # no extract loaded yet
+    "nothing_to_build",  # no extract loaded (none yet, or every one retracted)
     "build_failed",
     "audit_failed",  # the audit blocked publication
     "audit_error",  # the audit could not run (an error, not failed expectations)

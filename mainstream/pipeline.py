@@ -241,7 +241,9 @@ def build(home: Home, run: RunRecord, ledger: Ledger, full_refresh: bool = False
     if orphans := ledger.close_orphaned_runs(keep_run_id=run.run_id):
         log.warning("run(s) %s left unfinished by a process that has ended: marked interrupted", ", ".join(orphans))
     if not has_extracts(home):
-        raise NothingToBuildError(f"no extract loaded under {home.raw}; drop or process a file first")
+        raise NothingToBuildError(
+            f"no extract loaded under {home.raw} (none yet, or every one retracted); drop or process a file first"
+        )
     # From here until it succeeds the file holds no run's finished build.
     forget_build(home)
     # The build reads the raw zone from now on: drops recorded later may not be in it (loaded_drops_not_built).

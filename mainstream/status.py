@@ -14,7 +14,7 @@ RUN_STATE_DESCRIPTIONS = {
     "built": "built, not audited yet (audit pending, or the run was stopped)",
     "audited": "audit passed, not published yet (publication pending, or the run was stopped)",
     "published": "published",
-    "nothing_to_build": "nothing to build: no extract loaded yet",
+    "nothing_to_build": "nothing to build: no extract loaded (none yet, or every one retracted)",
     "build_failed": "FAILED: dbt build failed",
     "audit_failed": "FAILED its audit: publication blocked",
     "audit_error": "FAILED: the audit could not run",
