@@ -429,6 +429,7 @@ def _read_json(path: Path) -> TabularRows:
     """An array of flat objects, an object holding one such array, one object, or one object per line (NDJSON)."""
     text = _utf8_text(path)
     numbered: list[tuple[int, object]]  # (record number, record): NDJSON records are numbered by their line
+    unreadable_lines: list[RecordProblem] = []
     try:
         document = json.loads(text)
         numbered = list(enumerate(_records_from_document(path, document), start=1))
@@ -441,10 +442,16 @@ def _read_json(path: Path) -> TabularRows:
             try:
                 numbered.append((line_number, json.loads(line)))
             except json.JSONDecodeError as line_error:
-                raise UnreadableFileError(
-                    f"{path.name}: not JSON (line {whole_error.lineno}: {whole_error.msg}) "
-                    f"nor one JSON object per line (line {line_number}, column {line_error.colno}: {line_error.msg})"
-                ) from whole_error
+                if not numbered:
+                    # Not even the first line is a record: a broken JSON document, not NDJSON with a bad line.
+                    raise UnreadableFileError(
+                        f"{path.name}: not JSON (line {whole_error.lineno}: {whole_error.msg}) nor one JSON object "
+                        f"per line (line {line_number}, column {line_error.colno}: {line_error.msg})"
+                    ) from whole_error
+                # One object per line: a line that is not JSON rejects that record only, as a bad CSV row does.
+                unreadable_lines.append(
+                    RecordProblem(line_number, "(record)", f"is not JSON (column {line_error.colno}: {line_error.msg})")
+                )
     records = [record for _, record in numbered]
     if not records:
         raise UnreadableFileError(
@@ -453,7 +460,7 @@ def _read_json(path: Path) -> TabularRows:
         )
     headers: list[str] = []
     rows: list[tuple[int, dict[str, str | None]]] = []
-    problems: list[RecordProblem] = []
+    problems: list[RecordProblem] = unreadable_lines
     for number, record in numbered:
         if not isinstance(record, dict):
             problems.append(RecordProblem(number, "(record)", "is not a JSON object"))

@@ -296,6 +296,18 @@ def test_ndjson_problems_name_the_line_the_record_is_on(home: Home) -> None:
     assert "line 1, column" in truncated.reason and "is not an object" not in truncated.reason
 
 
+def test_an_ndjson_line_that_is_not_json_rejects_that_record_only(home: Home) -> None:
+    text = (
+        '{"programme_id":"P-1","title":"A"}\n'
+        '{"programme_id":"P-2","title":"B"\n'  # a brace lost in an export
+        '{"programme_id":"P-3","title":"C"}\n'
+    )
+    result = ingest_file(drop(home, "undp", "lost.ndjson", text), home, agency="undp")
+    assert (result.state, result.rows_loaded, result.rows_rejected) == ("loaded", 2, 1), result.reason
+    assert sorted(programme["programme_id"] for programme in _programmes(home)) == ["P-1", "P-3"]
+    assert "lost.ndjson: row 2, field '(record)': is not JSON (column" in result.reason
+
+
 def test_a_date_with_an_implausible_year_rejects_its_row_naming_it(home: Home) -> None:
     text = "programme_id,title,start_date\nP-1,A,2021-03-01\nP-2,B,0201-03-01\n"
     result = ingest_file(drop(home, "undp", "years.csv", text), home, agency="undp")
