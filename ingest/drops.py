@@ -302,7 +302,7 @@ def _read(
             "its agency is known "
             "(for a backfill, give it: `mainstream process --agency <agency>`, or the ingest DAG's agency param)"
         )
-    if agency not in known_agency_codes():
+    if agency_code(agency) not in known_agency_codes():
         close = difflib.get_close_matches(agency, sorted(known_agency_codes()), n=3)
         closest = f" (closest: {', '.join(close)})" if close else ""
         note = (
@@ -329,7 +329,8 @@ def _read(
         item = row_to_record(number, values, agency)
         (records if isinstance(item, ProgrammeRecord) else problems).append(item)
         if isinstance(item, ProgrammeRecord) and item.budget_value is not None and not item.budget_currency:
-            problems.append(
+            # A note on the record: reported only if the record is kept (not a duplicate, not another agency's id).
+            item.value_problems.append(
                 RecordProblem(
                     number,
                     "currency",

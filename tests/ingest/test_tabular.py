@@ -87,9 +87,13 @@ def test_bad_rows_are_rejected_with_file_row_and_field_and_the_rest_load(home: H
 
 
 def test_a_budget_without_a_currency_is_loaded_with_a_note_naming_the_row(home: Home) -> None:
-    path = drop(home, "undp", "budgets.csv", "programme_id,title,budget,currency\nP-1,With,100,USD\nP-2,Without,250,\n")
+    content = "programme_id,title,budget,currency\nP-1,With,100,USD\nP-2,Without,250,\nP-2,Again,300,\n"
+    path = drop(home, "undp", "budgets.csv", content)
     result = ingest_file(path, home, agency="undp")
-    assert result.state == "loaded" and (result.rows_loaded, result.rows_rejected) == (2, 0)
+    assert result.state == "loaded" and (result.rows_loaded, result.rows_rejected) == (2, 1)
+    # The repeated id is rejected as a duplicate, without a note for a budget that is not loaded.
+    assert "row 3 (P-2), field 'programme_id': duplicate" in result.reason
+    assert "row 3 (P-2), field 'currency'" not in result.reason
     assert {programme["programme_id"]: programme["budget_value"] for programme in _programmes(home)} == {
         "P-1": 100,
         "P-2": 250,
@@ -107,6 +111,9 @@ def test_an_agency_the_warehouse_does_not_know_loads_with_a_note_suggesting_the_
     assert "retract this extract" in result.reason
     known = drop(home, "undp", "known.csv", "programme_id,title\nP-2,Legal aid\n")
     assert ingest_file(known, home, agency="undp").reason is None
+    # An agency given as its IATI organisation reference is that agency.
+    by_ref = drop(home, "xm-dac-41114", "by_ref.csv", "programme_id,title\nP-3,Legal aid\n")
+    assert ingest_file(by_ref, home, agency="xm-dac-41114").reason is None
 
 
 def test_header_aliases_semicolons_and_latin1_are_understood(home: Home) -> None:
