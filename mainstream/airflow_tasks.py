@@ -141,7 +141,7 @@ def ingest_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
     """
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-    from mainstream.pipeline import changes_not_built, ingest_paths
+    from mainstream.pipeline import bookkeeping_path_problem, changes_not_built, ingest_paths
 
     home = Home.from_env()
     ledger = Ledger(home.state_db)
@@ -153,6 +153,9 @@ def ingest_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
         missing = missing_paths(home, ledger, given)
         if missing:
             raise AirflowFailException("no such file or folder: " + ", ".join(missing))
+    # A path in the home's own files (quarantine/, raw/ ...) is never a drop: fail at once, without retries.
+    if refused := [problem for request in given if (problem := bookkeeping_path_problem(request.path, home))]:
+        raise AirflowFailException("; ".join(refused))
     requests = merge_requests(given, requests_from_claimed(home))
     swept = [request for request in requests if request.source == "claimed"]
     if swept:

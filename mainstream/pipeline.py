@@ -120,22 +120,37 @@ def ingest_paths(
     return drops
 
 
+def bookkeeping_path_problem(path: Path, home: Home) -> str | None:
+    """Why ``path`` is not a drop, or None when it may be ingested.
+
+    Inside the home only ``landing/``, ``claimed/`` and ``archive/`` hold drops (archive/ keeps them as they came,
+    and a backfill of it loads them again). Everything else there is the pipeline's own bookkeeping (quarantined
+    files with their reason files, the raw zone, retracted extracts, the build, the publication, the ledger, the
+    audit results, dbt's and Airflow's files): ingesting it would load bookkeeping as extracts and quarantine
+    copies of copies. A folder that holds the home would take all of that in too.
+    """
+    resolved, root = path.resolve(), home.root.resolve()
+    if resolved == root or resolved in root.parents:
+        return f"{path}: holds the home {home.root}, whose own files are not drops; give the agencies' files or folders"
+    if root not in resolved.parents:
+        return None
+    if any(resolved == folder.resolve() or folder.resolve() in resolved.parents for folder in _drop_folders(home)):
+        return None
+    return (
+        f"{path}: is in the home's own files ({home.root}), not a drop; a quarantined file fixed by hand is dropped "
+        f"again into {home.landing}/<agency>/, and only landing/, claimed/ and archive/ may be ingested from the home"
+    )
+
+
+def _drop_folders(home: Home) -> tuple[Path, ...]:
+    """The home's folders that hold drops: landing/, claimed/ and archive/."""
+    return (home.landing, home.claimed, home.archive)
+
+
 def _refuse_bookkeeping_paths(paths: list[Path], home: Home) -> None:
-    """Files the pipeline itself keeps (quarantined drops with their reason files, the raw zone, retracted
-    extracts, the build, the publication, the ledger) are not drops: ingesting them would load bookkeeping files as
-    extracts and quarantine copies of copies. archive/ is the exception: it holds drops as they came, and a
-    backfill of it (rebuilding a raw zone) is how they are loaded again."""
-    kept_by_the_pipeline = (
-        home.quarantine, home.raw, home.retracted, home.warehouse, home.published, home.state_db.parent
-    )  # fmt: skip
     for path in paths:
-        resolved = path.resolve()
-        for folder in kept_by_the_pipeline:
-            if resolved == folder.resolve() or folder.resolve() in resolved.parents:
-                raise BookkeepingPathError(
-                    f"{path}: is under {folder}, which the pipeline keeps; a quarantined file fixed by hand is "
-                    f"dropped again into {home.landing}/<agency>/ (or processed from another folder)"
-                )
+        if problem := bookkeeping_path_problem(path, home):
+            raise BookkeepingPathError(problem)
 
 
 def _ingest_one(path: Path, home: Home, agency: str | None, ledger: Ledger, original_path: Path | None) -> DropRecord:

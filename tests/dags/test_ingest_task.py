@@ -188,3 +188,14 @@ def test_a_file_swept_without_its_event_records_its_claimed_path(home: Home) -> 
 
     [drop] = Ledger(home.state_db).recent_drops()
     assert drop["original_path"] == str(claimed)
+
+
+def test_a_path_in_the_home_s_own_files_fails_at_once_without_retries(home: Home) -> None:
+    reason_file = home.quarantine / "x__extract.csv.reason.json"
+    reason_file.parent.mkdir(parents=True, exist_ok=True)
+    reason_file.write_text('{"reason": "bad"}')
+
+    with pytest.raises(AirflowFailException, match="is in the home's own files"):
+        ingest_from_context(_context(paths=[str(reason_file)], try_number=2))
+
+    assert Ledger(home.state_db).recent_drops() == [] and reason_file.exists()

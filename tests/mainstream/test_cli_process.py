@@ -142,7 +142,7 @@ def test_a_missing_path_leaves_a_mistyped_home_uncreated(tmp_path: Path, capsys:
     assert not typo.exists(), "a mistyped --home must not become a home that `status` then reports as empty"
 
 
-@pytest.mark.parametrize("folder", ["quarantine", "raw", "retracted", "state"])
+@pytest.mark.parametrize("folder", ["quarantine", "raw", "retracted", "state", "audit", "dbt"])
 def test_the_pipeline_s_own_folders_are_not_ingested(
     home: Home, builds: list[str], capsys: pytest.CaptureFixture[str], folder: str
 ) -> None:
@@ -152,7 +152,7 @@ def test_the_pipeline_s_own_folders_are_not_ingested(
 
     assert main(["--home", str(home.root), "process", "--agency", "undp", str(kept)]) == 1
 
-    assert f"is under {home.root / folder}, which the pipeline keeps" in capsys.readouterr().err
+    assert f"{kept}: is in the home's own files ({home.root}), not a drop" in capsys.readouterr().err
     assert builds == [] and list(kept.iterdir()) == [kept / "old.csv.reason.json"]
     assert Ledger(home.state_db).recent_drops() == [], "nothing was recorded as a drop"
 
@@ -193,3 +193,24 @@ def test_a_file_named_on_its_own_and_inside_a_folder_is_ingested_once(home: Home
     drops = ingest_paths([folder, extract, tmp_path / "drops" / ".." / "drops" / "programmes.csv"], home, agency="undp")
 
     assert [(drop.file_name, drop.state) for drop in drops] == [("programmes.csv", "loaded")]
+
+
+def test_a_folder_that_holds_the_home_is_refused(
+    tmp_path: Path, builds: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = Home(tmp_path / "drops" / "var").ensure()
+    (tmp_path / "drops" / "undp").mkdir()
+    shutil.copyfile(CSV, tmp_path / "drops" / "undp" / "programmes.csv")
+
+    assert main(["--home", str(home.root), "process", "--agency", "undp", str(tmp_path / "drops")]) == 1
+
+    assert f"holds the home {home.root}, whose own files are not drops" in capsys.readouterr().err
+    assert builds == [] and not any(home.quarantine.iterdir()) and not any(home.archive.iterdir())
+
+
+def test_landing_claimed_and_archive_may_be_ingested_from_the_home(home: Home) -> None:
+    from mainstream.pipeline import bookkeeping_path_problem
+
+    for folder in (home.landing / "undp", home.claimed, home.archive / "2026-11-30"):
+        assert bookkeeping_path_problem(folder, home) is None
+    assert bookkeeping_path_problem(home.root / "var-notes.csv", home) is not None
