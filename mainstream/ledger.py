@@ -182,19 +182,30 @@ class Ledger:
 
     @classmethod
     def read_only(cls, path: Path) -> Ledger:
-        """The ledger at ``path`` for reading only, as it is: no schema, no migration, no lock, nothing written (a
-        home the user may read but not write, e.g. an operator's view of a service's home). Its readers see the
-        ledger as of opening each connection; a read may fail while a writer changes it."""
+        """The ledger at ``path`` for reading only, as it is: no schema, no migration, nothing written (a home the
+        user may read but not write, e.g. an operator's view of a service's home)."""
         ledger = cls.__new__(cls)
         ledger.path = path
         ledger._read_only = True
         return ledger
 
+    def _read_only_connection(self) -> sqlite3.Connection:
+        """A read-only connection that sees what writers committed (their WAL included); when SQLite cannot open
+        one (a WAL ledger without its -shm file, in a folder it may not write), the file as it is (immutable: no
+        locks, no WAL, so the last commits of a live writer may not show yet)."""
+        uri = self.path.resolve().as_uri()
+        connection = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS)
+        try:
+            connection.execute("select count(*) from sqlite_master").fetchone()
+            return connection
+        except sqlite3.OperationalError:
+            connection.close()
+            return sqlite3.connect(f"{uri}?immutable=1", uri=True)
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         if self._read_only:
-            # immutable: SQLite neither locks nor creates the -shm file, which a home it cannot write refuses.
-            connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?immutable=1", uri=True)
+            connection = self._read_only_connection()
         else:
             connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS)
         connection.row_factory = sqlite3.Row

@@ -6,6 +6,7 @@ import json
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,31 @@ def test_a_limit_that_is_not_a_number_is_a_usage_error_naming_it(
         main(["--home", str(home.root), "status", "--limit", "abc"])
     assert usage.value.code == 2
     assert "argument --limit: must be a whole number of at least 1, not 'abc'" in capsys.readouterr().err
+
+
+def test_a_read_only_home_s_status_shows_what_a_live_writer_committed(home: Home) -> None:
+    """The pipeline writes the ledger while an operator who may only read it asks for the status: commits still in
+    the write-ahead log count (an immutable read of the main file alone would show the run before)."""
+    if shutil.which("chattr") is None:
+        pytest.skip("chattr (e2fsprogs) makes files read-only even for root; not installed")
+    _runs(home, _published("r1", 10))
+    writer = sqlite3.connect(home.state_db)  # an open connection keeps the log from being folded into the file
+    writer.execute("select count(*) from sqlite_master").fetchone()
+    _runs(home, _build_failed())
+    state = home.state_db.parent
+    assert (state / "ledger.sqlite-wal").stat().st_size > 0
+    frozen = [state, *state.iterdir()]
+    if subprocess.run(["chattr", "+i", *map(str, frozen)], capture_output=True).returncode != 0:
+        writer.close()
+        pytest.skip("this filesystem has no immutable attribute")
+    try:
+        script = (
+            "import json, sys; from pathlib import Path; from mainstream.home import Home; from mainstream.status import collect_status; "
+            "print(json.dumps(collect_status(Home(Path(sys.argv[1])))['last_run']['run_id']))"
+        )
+        shown = subprocess.run([sys.executable, "-c", script, str(home.root)], capture_output=True, text=True)
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, frozen)], check=True)
+        writer.close()
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == "r2"
