@@ -21,7 +21,7 @@ import duckdb
 
 from ingest.errors import UnreadableFileError
 from ingest.records import RecordProblem
-from ingest.tabular_schema import map_headers
+from ingest.tabular_schema import map_headers, missing_required
 
 if TYPE_CHECKING:
     from openpyxl.workbook.workbook import Workbook
@@ -189,7 +189,7 @@ _REJECT_HINTS = {
     "delimiter ({delimiter})",
     "LINE SIZE OVER MAXIMUM": "is longer than {limit}, the most a CSV line may hold; shorten its values",
 }
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
 def _sniff_delimiter(path: Path, source: Path) -> str:
@@ -215,22 +215,22 @@ def _sniff_delimiter(path: Path, source: Path) -> str:
 
 
 def _delimiter_the_header_uses(source: Path, sniffed: str) -> str:
-    """The sniffed delimiter, unless the header does not hold it and holds another one.
+    """The sniffed delimiter, unless only another one makes the header name the contract's required columns.
 
     DuckDB's sniffer weighs the rows more than the header: in a semicolon file whose texts are full of commas it
-    picks the comma, and the header is then one column holding every name. A header always has several columns
-    (a programme needs an id and a title), so the delimiter that splits it into the most wins then.
+    picks the comma, and the header is then one column holding every name. The header names the columns, so it
+    decides then; when no delimiter makes it name them, the sniffed one stays and the error lists what it found.
     """
     with source.open(encoding="utf-8-sig", newline="") as handle:
         header_text = next((line for line in handle if line.strip()), "")
 
-    def header_columns(delimiter: str) -> int:
-        return len(next(csv.reader([header_text], delimiter=delimiter, quotechar='"'), []))
+    def names_required_columns(delimiter: str) -> bool:
+        names = next(csv.reader([header_text], delimiter=delimiter, quotechar='"'), [])
+        return not missing_required(map_headers(names)[0])
 
-    if header_columns(sniffed) > 1:
+    if names_required_columns(sniffed):
         return sniffed
-    best = max(_DELIMITER_NAMES, key=header_columns)
-    return best if header_columns(best) > 1 else sniffed
+    return next((delimiter for delimiter in _DELIMITER_NAMES if names_required_columns(delimiter)), sniffed)
 
 
 def _csv_layout(path: Path, source: Path, delimiter: str) -> _CsvLayout:

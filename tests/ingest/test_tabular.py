@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.drops import ingest_file
+from ingest.tabular import _delimiter_the_header_uses
 from mainstream.home import Home
 from mainstream.ledger import Ledger
 from tests.helpers import drop
@@ -136,6 +137,25 @@ def test_a_semicolon_file_whose_texts_are_full_of_commas_is_read_by_its_header(h
     first = min(_programmes(home), key=lambda programme: programme["programme_id"])
     assert first["title"] == "Legal aid, for women, girls"
     assert first["description"] == "Text, with, commas, many, more, and more"
+
+
+@pytest.mark.parametrize(
+    ("header", "sniffed", "chosen"),
+    [
+        ("programme_id;title;description;countries", ",", ";"),  # the sniffer's pick names no required column
+        ("programme_id;title;description, long;countries", ",", ";"),  # a name holding the sniffed delimiter
+        ("programme_id|title|description", ",", "|"),
+        ('"programme_id";"title"', ",", ";"),
+        ("programme_id,title,notes (a|b|c|d|e)", ",", ","),  # right already: more pipes than commas change nothing
+        ("id_only", ",", ","),  # no delimiter names the required columns: the sniffer's stays
+    ],
+)
+def test_the_header_decides_the_delimiter_when_the_sniffer_s_pick_misses_the_required_columns(
+    tmp_path: Path, header: str, sniffed: str, chosen: str
+) -> None:
+    source = tmp_path / "x.csv"
+    source.write_text("\n" + header + "\r\nP-1,Text, with, commas\n", encoding="utf-8-sig")
+    assert _delimiter_the_header_uses(source, sniffed) == chosen
 
 
 def test_missing_required_column_quarantines_the_file_with_its_reason(home: Home) -> None:
