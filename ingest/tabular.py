@@ -442,8 +442,8 @@ def _read_json(path: Path) -> TabularRows:
             try:
                 numbered.append((line_number, json.loads(line)))
             except json.JSONDecodeError as line_error:
-                if not numbered:
-                    # Not even the first line is a record: a broken JSON document, not NDJSON with a bad line.
+                if not numbered or not isinstance(numbered[0][1], dict):
+                    # The first line is not an object: a broken JSON document, not NDJSON with a bad line.
                     raise UnreadableFileError(
                         f"{path.name}: not JSON (line {whole_error.lineno}: {whole_error.msg}) nor one JSON object "
                         f"per line (line {line_number}, column {line_error.colno}: {line_error.msg})"
@@ -473,6 +473,7 @@ def _read_json(path: Path) -> TabularRows:
             if key not in headers:
                 headers.append(key)
         rows.append((number, cells))
+    problems.sort(key=lambda problem: problem.record_number)
     return TabularRows(headers=headers, rows=rows, problems=problems)
 
 

@@ -333,6 +333,10 @@ def test_an_ndjson_line_that_is_not_json_rejects_that_record_only(home: Home) ->
     assert (result.state, result.rows_loaded, result.rows_rejected) == ("loaded", 2, 1), result.reason
     assert sorted(programme["programme_id"] for programme in _programmes(home)) == ["P-1", "P-3"]
     assert "lost.ndjson: row 2, field '(record)': is not JSON (column" in result.reason
+    # A JSON document (its first line is no object) broken further down is quarantined whole, naming where.
+    broken = '[{"programme_id":"P-4","title":"D"}]\n}\n'
+    document = ingest_file(drop(home, "undp", "broken.json", broken), home, agency="undp")
+    assert document.state == "quarantined" and "not JSON (line 2" in document.reason
 
 
 def test_a_date_with_an_implausible_year_rejects_its_row_naming_it(home: Home) -> None:
