@@ -33,8 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as error:  # a path given on the command line, or nothing published yet
         print(f"mainstream {args.command}: {error}", file=sys.stderr)
         return 1
-    except NotADirectoryError as error:  # --home names a file (or a path runs through one)
-        print(f"mainstream {args.command}: {error.filename}: a folder was expected (check --home)", file=sys.stderr)
+    except NotADirectoryError as error:  # --home, or a path given, runs through a file
+        where = error.filename or error
+        print(
+            f"mainstream {args.command}: {where}: a folder was expected, not a file (check --home and the paths)",
+            file=sys.stderr,
+        )
         return 1
     except BrokenPipeError:
         # The reader went away (`mainstream eval ... | head`): stop quietly, as other command-line tools do.

@@ -166,7 +166,7 @@ def test_a_home_that_is_a_file_is_reported_without_a_traceback(
     assert main(["--home", str(not_a_folder), "process", str(CSV)]) == 1
 
     error = capsys.readouterr().err
-    assert "a folder was expected (check --home)" in error and str(not_a_folder) in error
+    assert "a folder was expected, not a file (check --home and the paths)" in error and str(not_a_folder) in error
     assert not_a_folder.read_text() == "a file, not a home"
 
 
