@@ -238,7 +238,13 @@ def ingest_file(
         # same file again under a new extract id, and both copies would be built.
         _discard(home, extract_id, rejected)
         raise
-    log.info("loaded %s: %d programmes, %d rejected", file_name, drop.rows_loaded, drop.rows_rejected)
+    log.info(
+        "loaded %s: %d programmes, %d rejected%s",
+        file_name,
+        drop.rows_loaded,
+        drop.rows_rejected,
+        f" - {drop.reason}" if drop.reason else "",
+    )
     return drop
 
 

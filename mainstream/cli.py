@@ -187,15 +187,7 @@ def _process(args: argparse.Namespace, home: Home) -> int:
     except BookkeepingPathError as error:
         print(f"mainstream process: {error}", file=sys.stderr)
         return 1
-    for drop in drops:
-        log.info(
-            "%s: %s (%d loaded, %d rejected)%s",
-            drop.file_name,
-            drop.state,
-            drop.rows_loaded,
-            drop.rows_rejected,
-            f" - {drop.reason}" if drop.reason else "",
-        )
+    # Each file's outcome was logged by the ingest itself (loaded, duplicate or quarantined, with its reason).
     result: dict = {"drops": [drop.__dict__ for drop in drops]}
     loaded = sum(drop.rows_loaded for drop in drops if drop.state == "loaded")
     if not loaded and not args.rebuild:
