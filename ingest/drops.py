@@ -233,10 +233,15 @@ def ingest_file(
         if problems:
             _write_problems(rejected, file_name, problems, unit)
         _archive_and_record(path, home, extract_id, received, drop, ledger)
-    except BaseException:
+    except BaseException as error:
         # The raw Parquet must not outlive its ledger row: a retry (the file is back where it was) would load the
         # same file again under a new extract id, and both copies would be built.
         _discard(home, extract_id, rejected)
+        if isinstance(error, Exception) and _is_storage_failure(error):
+            raise StorageFullError(
+                f"{path.name}: not loaded, the machine could not archive or record it ({error}); the file stays at "
+                f"{path} and loads when the ingest is retried after space is freed"
+            ) from error
         raise
     log.info(
         "loaded %s: %d programmes, %d rejected%s",
