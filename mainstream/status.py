@@ -86,13 +86,18 @@ def _agency(agency_ref: str | None) -> str:
     return code if code == agency_ref else f"{code} ({agency_ref})"
 
 
+def _one_line(name: str) -> str:
+    """A file name on one status line: line breaks and tabs in it (a name may hold them) shown escaped."""
+    return name.translate({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+
+
 def format_status(status: dict[str, Any]) -> str:
     lines = [f"MAINSTREAM_HOME {status['home']}", "", "Last drops:"]
     if not status["drops"]:
         lines.append("  (none yet)")
     for drop in status["drops"]:
         lines.append(
-            f"  {drop['received_at']}  {drop['state']:<11} {drop['file_name']}  "
+            f"  {drop['received_at']}  {drop['state']:<11} {_one_line(drop['file_name'])}  "
             f"agency={_agency(drop['agency_ref'])} loaded={drop['rows_loaded']} rejected={drop['rows_rejected']}"
             + (f"  extract={drop['extract_id']}" if drop["state"] in ("loaded", "retracted") else "")
         )
@@ -105,14 +110,14 @@ def format_status(status: dict[str, Any]) -> str:
     if status["retractions_not_built"]:
         lines.append("Retracted, waiting for a build (the publication may still hold them):")
         lines.extend(
-            f"  {row['extract_id']}  {row['file_name']}  retracted at {row['retracted_at']}"
+            f"  {row['extract_id']}  {_one_line(row['file_name'])}  retracted at {row['retracted_at']}"
             for row in status["retractions_not_built"]
         )
     if status["waiting_in_landing"]:
         lines.append(f"Waiting in landing/: {len(status['waiting_in_landing'])} file(s)")
     if status["claimed_not_finished"]:
         lines.append("Claimed but not finished (re-run with `mainstream process PATH`):")
-        lines.extend(f"  {path}" for path in status["claimed_not_finished"])
+        lines.extend(f"  {_one_line(path)}" for path in status["claimed_not_finished"])
     lines.append("")
     run = status.get("last_run")
     if run:

@@ -236,3 +236,13 @@ def test_a_read_only_home_s_status_shows_what_a_live_writer_committed(home: Home
         writer.close()
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout) == "r2"
+
+
+def test_a_file_name_holding_a_line_break_stays_on_its_status_line(home: Home) -> None:
+    name = "extract\nrow 2.csv"
+    Ledger(home.state_db).record_drop(DropRecord("e1", name, f"/landing/undp/{name}", "h1", 10, "loaded", "undp"))
+
+    text = format_status(collect_status(home))
+
+    [line] = [line for line in text.splitlines() if "extract" in line and "loaded" in line]
+    assert "extract\\nrow 2.csv  agency=undp" in line
