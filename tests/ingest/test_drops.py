@@ -324,3 +324,18 @@ def test_agency_folder_names_are_one_agency_whatever_their_case(home: Home) -> N
     assert [(drop_.state, drop_.agency_ref) for drop_ in (*again, direct)] == [("duplicate", "undp")] * 2
     # Lineage names the file as the agency dropped it, not with the watcher's claim prefix.
     assert [programme["source_file"] for programme in _programmes(home)] == ["a.csv"]
+
+
+def test_an_iati_file_of_two_publishers_says_so_and_publishes_each_under_its_own(home: Home) -> None:
+    activities = "".join(
+        f'<iati-activity><iati-identifier>{ref}-1</iati-identifier><reporting-org ref="{ref}"/>'
+        f"<title><narrative>Schools</narrative></title></iati-activity>"
+        for ref in ("XM-DAC-41114", "XM-DAC-41122")
+    )
+    path = drop(home, "undp", "two.xml", f'<iati-activities version="2.03">{activities}</iati-activities>')
+    result = ingest_file(path, home)
+    assert result.state == "loaded" and result.rows_loaded == 2
+    assert "holds the activities of 2 publishers (XM-DAC-41114, XM-DAC-41122)" in result.reason
+    assert "the ledger names the first (XM-DAC-41114)" in result.reason
+    published = {row["programme_id"]: row["agency_ref"] for row in pq.read_table(home.raw / "programmes").to_pylist()}
+    assert published == {"XM-DAC-41114-1": "XM-DAC-41114", "XM-DAC-41122-1": "XM-DAC-41122"}
