@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +45,24 @@ def dbt_environment(home: Home) -> dict[str, str]:
     }
 
 
+def dbt_executable() -> Path:
+    """dbt's console script: beside this Python (a venv), in the user scripts folder (a `pip install --user`, as in
+    the official Airflow image), or on PATH. BuildFailedError says where it looked when none has it."""
+    beside_python = Path(sys.executable).with_name("dbt")
+    user_scripts = Path(sysconfig.get_path("scripts", f"{os.name}_user")) / "dbt"
+    for candidate in (beside_python, user_scripts):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    if on_path := shutil.which("dbt"):
+        return Path(on_path)
+    raise BuildFailedError(
+        [
+            f"dbt not found: not at {beside_python}, not at {user_scripts}, not on PATH; install the project's "
+            "dependencies (dbt-duckdb) into this Python"
+        ]
+    )
+
+
 def run_dbt(home: Home, *args: str) -> BuildResult:
     """Run one dbt command (``build`` by default) in a child process; raise BuildFailedError on any failure.
 
@@ -51,7 +71,7 @@ def run_dbt(home: Home, *args: str) -> BuildResult:
     """
     home.ensure()
     command = list(args) or ["build"]
-    executable = Path(sys.executable).with_name("dbt")
+    executable = dbt_executable()
     log.info("dbt %s (project %s, build file %s)", " ".join(command), DBT_PROJECT_DIR, home.build_db)
     # Interrupted (Ctrl-C, or SIGTERM raised as SystemExit by the CLI), subprocess.run kills dbt before going on:
     # an orphaned dbt would keep writing the build file without the build lock.
