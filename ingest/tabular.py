@@ -525,7 +525,11 @@ def _records_from_document(path: Path, document: object) -> list:
     if isinstance(document, list):
         return document
     if not isinstance(document, dict):
-        raise UnreadableFileError(f"{path.name}: JSON must be an array of programme objects")
+        raise UnreadableFileError(
+            f"{path.name}: holds a JSON {_JSON_KINDS.get(type(document), 'value')}, not programmes: send an "
+            "array of programme objects, an object holding one such array, one programme object, or one object per "
+            "line"
+        )
     if not document:
         return []
     if _names_a_programme(document):
@@ -536,18 +540,31 @@ def _records_from_document(path: Path, document: object) -> list:
                 "(or an array of programme objects) and drop the file again"
             )
         return next(iter(wrapped.values())) if wrapped else [document]
-    record_arrays = [
-        value
-        for value in document.values()
+    record_arrays = {
+        str(key): value
+        for key, value in document.items()
         if isinstance(value, list) and value and all(isinstance(item, dict) for item in value)
-    ]
+    }
     if len(record_arrays) == 1:
-        return record_arrays[0]
+        return next(iter(record_arrays.values()))
+    if len(record_arrays) > 1:
+        # {"data": [...], "meta": [...]}: the list under a key that names records, if only one does.
+        named = [value for key, value in record_arrays.items() if _is_record_list(key, value)]
+        if len(named) == 1:
+            return named[0]
+        raise UnreadableFileError(
+            f"{path.name}: the object holds several lists of objects ({', '.join(record_arrays)}) and none is "
+            "named as the programmes (e.g. programmes, projects, activities, data); send one list (or an array of "
+            "programme objects) and drop the file again"
+        )
     arrays = [value for value in document.values() if isinstance(value, list)]
     if len(arrays) == 1:
         return arrays[0]
     return [document]
 
+
+#: What a JSON document that is neither an array nor an object is, in JSON's words.
+_JSON_KINDS = {str: "string", int: "number", float: "number", bool: "true or false", type(None): "null"}
 
 #: Words of a key that names a list of records (``programmes``, ``iati-activities``, ``projectList``, ``data``).
 _RECORD_LIST_WORDS = frozenset(

@@ -756,6 +756,27 @@ def test_a_json_wrapper_without_record_fields_yields_its_one_list_of_records(hom
     assert sorted(row["programme_id"] for row in _programmes(home)) == ["P-1", "P-2"]
 
 
+def test_a_json_wrapper_with_several_lists_takes_the_one_named_as_records_or_says_which_it_found(
+    home: Home,
+) -> None:
+    records = [{"id": "P-1", "name": "Legal aid"}]
+    named = {"data": records, "meta": [{"page": 1, "pages": 1}]}
+    result = ingest_file(drop(home, "undp", "paged.json", json.dumps(named)), home, agency="undp")
+    assert (result.state, result.rows_loaded) == ("loaded", 1), result.reason
+    unnamed = {"first": records, "second": [{"id": "P-2", "name": "Water"}]}
+    result = ingest_file(drop(home, "undp", "two.json", json.dumps(unnamed)), home, agency="undp")
+    assert result.state == "quarantined"
+    assert "two.json: the object holds several lists of objects (first, second) and none is named" in result.reason
+
+
+@pytest.mark.parametrize(("document", "kind"), [('"text"', "string"), ("42", "number"), ("null", "null")])
+def test_a_json_scalar_says_what_it_holds_and_what_is_accepted(home: Home, document: str, kind: str) -> None:
+    result = ingest_file(drop(home, "undp", "scalar.json", document), home, agency="undp")
+    assert result.state == "quarantined"
+    assert f"scalar.json: holds a JSON {kind}, not programmes: send an array of programme objects" in result.reason
+    assert "one object per line" in result.reason
+
+
 def test_multi_language_json_values_join_their_languages_and_other_objects_stay_json(tmp_path: Path) -> None:
     from ingest.tabular import read_tabular
 
