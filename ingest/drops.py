@@ -15,7 +15,9 @@ import logging
 import os
 import re
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -167,7 +169,8 @@ def ingest_file(
             f"identical content already loaded as extract {earlier}{_agency_of(ledger, earlier, agency)}; "
             "nothing new loaded"
         )
-        _archive_and_record(path, home, extract_id, received, drop, ledger)
+        with _machine_failures_keep_the_file(path):
+            _archive_and_record(path, home, extract_id, received, drop, ledger)
         log.info("%s: %s", file_name, drop.reason)
         return drop
     problems: list[RecordProblem] = []
@@ -202,9 +205,9 @@ def ingest_file(
                 f"{path.name}: not loaded, the machine could not hold it ({error}); the file stays at {path} and "
                 "loads when the ingest is retried after space is freed"
             ) from error
-        if isinstance(error, IngestError):
+        foreseen = isinstance(error, IngestError)
+        if foreseen:
             drop.reason = _as_dropped(printable(str(error)), path, file_name)
-            log.warning("quarantined %s: %s", file_name, drop.reason)
         else:
             # Never lose a file (nor stop the batch) to an error nobody foresaw: quarantine it with the error.
             drop.reason = _as_dropped(
@@ -212,42 +215,29 @@ def ingest_file(
                 path,
                 file_name,
             )
-            log.exception("quarantined %s after an unexpected error", file_name)
         discard_extract(home.raw, extract_id)
         drop.rows_loaded = 0
         drop.rows_rejected = _rejected_count(problems)
         reason = drop.reason
-        _store_and_record(
-            path,
-            _quarantine_target(path, home, extract_id),
-            lambda: _quarantine(path, home, extract_id, reason, problems, original_path),
-            drop,
-            ledger,
-        )
+        with _machine_failures_keep_the_file(path):
+            _store_and_record(
+                path,
+                _quarantine_target(path, home, extract_id),
+                lambda: _quarantine(path, home, extract_id, reason, problems, original_path),
+                drop,
+                ledger,
+            )
+        # Said once it is so: a quarantine that failed (the file back where it was) was never one.
+        if foreseen:
+            log.warning("quarantined %s: %s", file_name, drop.reason)
+        else:
+            log.error("quarantined %s after an unexpected error", file_name, exc_info=error)
         return drop
     drop.state = "loaded"
     drop.rows_rejected = _rejected_count(problems)
     rejected = home.quarantine / f"{_stored_name(extract_id, name_on_disk)}.rejected.json"
-    try:
-        if problems or notes:
-            drop.reason = _as_dropped(
-                printable("; ".join([*notes, *([_problems_reason(problems, file_name, unit)] if problems else [])])),
-                path,
-                file_name,
-            )
-        if problems:
-            _write_problems(rejected, file_name, problems, unit)
-        _archive_and_record(path, home, extract_id, received, drop, ledger)
-    except BaseException as error:
-        # The raw Parquet must not outlive its ledger row: a retry (the file is back where it was) would load the
-        # same file again under a new extract id, and both copies would be built.
-        _discard(home, extract_id, rejected)
-        if isinstance(error, Exception) and _is_storage_failure(error):
-            raise StorageFullError(
-                f"{path.name}: not loaded, the machine could not archive or record it ({error}); the file stays at "
-                f"{path} and loads when the ingest is retried after space is freed"
-            ) from error
-        raise
+    with _machine_failures_keep_the_file(path):
+        _archive_loaded(path, home, extract_id, received, drop, ledger, problems, notes, rejected, file_name, unit)
     log.info(
         "loaded %s: %d programmes, %d rejected%s",
         file_name,
@@ -258,8 +248,59 @@ def ingest_file(
     return drop
 
 
+def _archive_loaded(
+    path: Path,
+    home: Home,
+    extract_id: str,
+    received: datetime,
+    drop: DropRecord,
+    ledger: Ledger,
+    problems: list[RecordProblem],
+    notes: list[str],
+    rejected: Path,
+    file_name: str,
+    unit: str,
+) -> None:
+    """Write a loaded file's reason and rejected rows, archive it and record it; on any failure, take its raw
+    Parquet and rejected-rows file back out (the file itself is put back where it was)."""
+    try:
+        if problems or notes:
+            drop.reason = _as_dropped(
+                printable("; ".join([*notes, *([_problems_reason(problems, file_name, unit)] if problems else [])])),
+                path,
+                file_name,
+            )
+        if problems:
+            _write_problems(rejected, file_name, problems, unit)
+        _archive_and_record(path, home, extract_id, received, drop, ledger)
+    except BaseException:
+        # The raw Parquet must not outlive its ledger row: a retry (the file is back where it was) would load the
+        # same file again under a new extract id, and both copies would be built.
+        _discard(home, extract_id, rejected)
+        raise
+
+
 #: Failures of the machine, not of the file: the file stays for a retry instead of being quarantined.
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE, errno.ENOMEM})
+
+
+@contextmanager
+def _machine_failures_keep_the_file(path: Path) -> Iterator[None]:
+    """A full disk (or quota, or file handles) while archiving, quarantining or recording a file is the machine's
+    fault, not the file's: StorageFullError, the file left where it was for a retry."""
+    try:
+        yield
+    except Exception as error:
+        if _is_storage_failure(error):
+            raise StorageFullError(
+                f"{path.name}: not loaded, the machine could not archive, quarantine or record it ({error}); the "
+                f"file stays at {path} and loads when the ingest is retried after space is freed"
+            ) from error
+        raise
+
+
+#: SQLite's primary result codes for a full disk and a failed read or write of the disk.
+_SQLITE_STORAGE_CODES = frozenset({13, 10})  # SQLITE_FULL, SQLITE_IOERR
 
 
 def _is_storage_failure(error: BaseException) -> bool:
@@ -268,6 +309,10 @@ def _is_storage_failure(error: BaseException) -> bool:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         if isinstance(current, OSError) and current.errno in STORAGE_ERRNOS:
+            return True
+        if isinstance(current, sqlite3.Error) and (getattr(current, "sqlite_errorcode", 0) & 0xFF) in (
+            _SQLITE_STORAGE_CODES
+        ):
             return True
         seen.add(id(current))
         current = current.__cause__ or current.__context__

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -46,7 +48,7 @@ def test_a_failed_archive_move_leaves_no_raw_extract_and_the_file_in_claimed(hom
 
     monkeypatch.setattr(drops, "_archive", disk_full)
     # As when the raw Parquet cannot be written: the machine's fault, said so (the CLI exits 5), the file kept.
-    with pytest.raises(StorageFullError, match=r"could not archive or record it .*No space left"):
+    with pytest.raises(StorageFullError, match=r"could not archive, quarantine or record it .*No space left"):
         ingest_file(claimed, home, agency="undp")
 
     assert claimed.exists(), "the file stays in claimed/ for the retry"
@@ -152,3 +154,43 @@ def test_a_backfill_folder_names_an_agency_only_when_it_is_a_known_agency(home: 
     assert (known.state, known.agency_ref) == ("loaded", "undp")
     [given] = ingest_paths([share / "2025"], home, agency="UNICEF")
     assert (given.state, given.agency_ref) == ("loaded", "unicef")
+
+
+def _disk_full_in_sqlite(self, drop) -> None:
+    """What SQLite raises when the ledger's disk is full (SQLITE_FULL), as a real full disk gives it."""
+    error = sqlite3.OperationalError("database or disk is full")
+    error.sqlite_errorcode = 13
+    raise error
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("programmes.csv", "programme_id,title\nP-1,Schools\n"), ("notes.pdf", "not a programme extract")],
+)
+def test_a_full_disk_while_recording_a_loaded_or_quarantined_file_is_the_machine_s_and_keeps_the_file(
+    home: Home, monkeypatch, name: str, content: str
+) -> None:
+    claimed = _claimed(home, name=name, content=content)
+    monkeypatch.setattr(Ledger, "record_drop", _disk_full_in_sqlite)
+
+    with pytest.raises(StorageFullError, match=r"could not archive, quarantine or record it \(database or disk"):
+        ingest_file(claimed, home, agency="undp")
+
+    assert claimed.read_text(encoding="utf-8") == content, "left in claimed/ for the retry"
+    assert _extracts(home) == [] and _files(home.archive) == [] and _files(home.quarantine) == []
+
+
+def test_a_full_disk_while_quarantining_is_the_machine_s_and_logs_no_quarantine(
+    home: Home, monkeypatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    claimed = _claimed(home, name="notes.pdf", content="not a programme extract")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(drops, "_quarantine", disk_full)
+    with caplog.at_level(logging.INFO), pytest.raises(StorageFullError):
+        ingest_file(claimed, home, agency="undp")
+
+    assert claimed.exists() and _files(home.quarantine) == []
+    assert not [record for record in caplog.records if record.getMessage().startswith("quarantined")]
