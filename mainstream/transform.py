@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import shutil
+import site
 import subprocess
 import sys
 import sysconfig
@@ -49,18 +50,31 @@ def dbt_executable() -> Path:
     """dbt's console script: beside this Python (a venv), in the user scripts folder (a `pip install --user`, as in
     the official Airflow image), or on PATH. BuildFailedError says where it looked when none has it."""
     beside_python = Path(sys.executable).with_name("dbt")
-    user_scripts = Path(sysconfig.get_path("scripts", f"{os.name}_user")) / "dbt"
-    for candidate in (beside_python, user_scripts):
+    candidates = [beside_python]
+    if user_scripts := _user_scripts_folder():
+        candidates.append(user_scripts / "dbt")
+    for candidate in candidates:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
     if on_path := shutil.which("dbt"):
         return Path(on_path)
     raise BuildFailedError(
         [
-            f"dbt not found: not at {beside_python}, not at {user_scripts}, not on PATH; install the project's "
+            f"dbt not found: not at {', nor at '.join(map(str, candidates))}, nor on PATH; install the project's "
             "dependencies (dbt-duckdb) into this Python"
         ]
     )
+
+
+def _user_scripts_folder() -> Path | None:
+    """Where `pip install --user` puts console scripts for this Python; None in a virtual environment (whose
+    Python does not read the user site, so a dbt there belongs to another Python) or when it has none."""
+    if sys.prefix != sys.base_prefix or not site.ENABLE_USER_SITE:
+        return None
+    try:
+        return Path(sysconfig.get_path("scripts", sysconfig.get_preferred_scheme("user")))
+    except (KeyError, ValueError):
+        return None
 
 
 def run_dbt(home: Home, *args: str) -> BuildResult:
