@@ -193,10 +193,10 @@ def ingest_file(
         drop.rows_loaded = write_extract(home.raw, lineage, kept)
         # IATI XML names its own agency (reporting-org); a tabular file's is its folder's.
         drop.agency_ref = kept[0].agency_ref if source_format == "iati_xml" else drop.agency_ref
-        if len(publishers := sorted({record.agency_ref for record in kept})) > 1:
+        if len(agencies := sorted({agency_code(record.agency_ref) for record in kept})) > 1:
             notes.append(
-                f"the file holds the activities of {len(publishers)} publishers ({', '.join(publishers)}): each "
-                f"programme is published under its own, and the ledger names the first ({drop.agency_ref})"
+                f"the file holds the activities of {len(agencies)} agencies ({', '.join(agencies)}): each programme "
+                f"is published under its own, and the ledger names the first activity's ({drop.agency_ref})"
             )
     except Exception as error:
         if _is_storage_failure(error):

@@ -549,13 +549,18 @@ def _records_from_document(path: Path, document: object) -> list:
         return next(iter(record_arrays.values()))
     if len(record_arrays) > 1:
         # {"data": [...], "meta": [...]}: the list under a key that names records, if only one does.
-        named = [value for key, value in record_arrays.items() if _is_record_list(key, value)]
+        named = {key: value for key, value in record_arrays.items() if _is_record_list(key, value)}
         if len(named) == 1:
-            return named[0]
+            return next(iter(named.values()))
+        if named:
+            raise UnreadableFileError(
+                f"{path.name}: the object holds several lists of programmes ({', '.join(named)}); send one list "
+                "(or an array of programme objects) and drop the file again"
+            )
         raise UnreadableFileError(
-            f"{path.name}: the object holds several lists of objects ({', '.join(record_arrays)}) and none is "
-            "named as the programmes (e.g. programmes, projects, activities, data); send one list (or an array of "
-            "programme objects) and drop the file again"
+            f"{path.name}: the object holds several lists of objects ({', '.join(record_arrays)}), and none is a "
+            "list of programmes (under a key such as programmes, projects, activities or data, with programme_id "
+            "and title columns); send one list (or an array of programme objects) and drop the file again"
         )
     arrays = [value for value in document.values() if isinstance(value, list)]
     if len(arrays) == 1:

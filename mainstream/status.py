@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import unicodedata
 from typing import Any
 
 from mainstream.home import Home
@@ -87,8 +88,15 @@ def _agency(agency_ref: str | None) -> str:
 
 
 def _one_line(name: str) -> str:
-    """A file name on one status line: line breaks and tabs in it (a name may hold them) shown escaped."""
-    return name.translate({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+    """A file name on one status line: its control characters and line or paragraph separators (a name may hold
+    them: line breaks, tabs, a terminal's escape codes) shown escaped, as Python writes them (``\\n``,
+    ``\\x1b``, ``\\u2028``)."""
+    return "".join(
+        character.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(character) in ("Cc", "Zl", "Zp")
+        else character
+        for character in name
+    )
 
 
 def format_status(status: dict[str, Any]) -> str:

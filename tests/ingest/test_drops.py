@@ -335,7 +335,18 @@ def test_an_iati_file_of_two_publishers_says_so_and_publishes_each_under_its_own
     path = drop(home, "undp", "two.xml", f'<iati-activities version="2.03">{activities}</iati-activities>')
     result = ingest_file(path, home)
     assert result.state == "loaded" and result.rows_loaded == 2
-    assert "holds the activities of 2 publishers (XM-DAC-41114, XM-DAC-41122)" in result.reason
-    assert "the ledger names the first (XM-DAC-41114)" in result.reason
+    assert "holds the activities of 2 agencies (undp, unicef)" in result.reason
+    assert "the ledger names the first activity's (XM-DAC-41114)" in result.reason
     published = {row["programme_id"]: row["agency_ref"] for row in pq.read_table(home.raw / "programmes").to_pylist()}
     assert published == {"XM-DAC-41114-1": "XM-DAC-41114", "XM-DAC-41122-1": "XM-DAC-41122"}
+
+
+def test_an_iati_file_of_two_references_of_one_agency_carries_no_note(home: Home) -> None:
+    activities = "".join(
+        f'<iati-activity><iati-identifier>{ref}-1</iati-identifier><reporting-org ref="{ref}"/>'
+        f"<title><narrative>Decent work</narrative></title></iati-activity>"
+        for ref in ("XM-DAC-41302", "XM-DAC-41144")  # both ILO's (ref_agencies)
+    )
+    path = drop(home, "ilo", "ilo.xml", f'<iati-activities version="2.03">{activities}</iati-activities>')
+    result = ingest_file(path, home)
+    assert (result.state, result.rows_loaded, result.reason) == ("loaded", 2, None)

@@ -766,7 +766,13 @@ def test_a_json_wrapper_with_several_lists_takes_the_one_named_as_records_or_say
     unnamed = {"first": records, "second": [{"id": "P-2", "name": "Water"}]}
     result = ingest_file(drop(home, "undp", "two.json", json.dumps(unnamed)), home, agency="undp")
     assert result.state == "quarantined"
-    assert "two.json: the object holds several lists of objects (first, second) and none is named" in result.reason
+    assert "two.json: the object holds several lists of objects (first, second), and none is a list of" in (
+        result.reason
+    )
+    both = {"data": records, "projects": [{"id": "P-3", "name": "Roads"}]}
+    result = ingest_file(drop(home, "undp", "both.json", json.dumps(both)), home, agency="undp")
+    assert result.state == "quarantined"
+    assert "both.json: the object holds several lists of programmes (data, projects); send one" in result.reason
 
 
 @pytest.mark.parametrize(("document", "kind"), [('"text"', "string"), ("42", "number"), ("null", "null")])

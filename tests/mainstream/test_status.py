@@ -239,10 +239,10 @@ def test_a_read_only_home_s_status_shows_what_a_live_writer_committed(home: Home
 
 
 def test_a_file_name_holding_a_line_break_stays_on_its_status_line(home: Home) -> None:
-    name = "extract\nrow 2.csv"
+    name = "extract\nrow\u2028\x0b\x1b[2J 2.csv"
     Ledger(home.state_db).record_drop(DropRecord("e1", name, f"/landing/undp/{name}", "h1", 10, "loaded", "undp"))
 
     text = format_status(collect_status(home))
 
     [line] = [line for line in text.splitlines() if "extract" in line and "loaded" in line]
-    assert "extract\\nrow 2.csv  agency=undp" in line
+    assert "extract\\nrow\\u2028\\x0b\\x1b[2J 2.csv  agency=undp" in line
