@@ -8,7 +8,8 @@
    every extract loaded from them;
 4. print the publication summary, the seconds from drop to publication and the total wall time; stop Airflow.
 
-Exit codes: 0 published (or nothing new to publish), 1 timeout, 2 a DAG run or the audit failed,
+Exit codes: 0 published (or nothing new, and a publication exists), 1 timeout, 2 a DAG run or the audit failed
+(or nothing new and nothing published),
 3 Airflow did not start.
 """
 
