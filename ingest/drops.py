@@ -6,7 +6,6 @@ reader rejects are written next to it in ``quarantine/`` with their file, row, f
 
 from __future__ import annotations
 
-import csv
 import difflib
 import errno
 import hashlib
@@ -27,8 +26,9 @@ from typing import Any
 from ingest.errors import IngestError, StorageFullError, UnknownAgencyError, UnreadableFileError
 from ingest.raw_zone import Lineage, discard_extract, extract_is_superseded, programme_agencies, write_extract
 from ingest.records import ProgrammeRecord, RecordProblem
-from mainstream.home import DBT_PROJECT_DIR, Home
+from mainstream.home import Home
 from mainstream.ledger import DropRecord, Ledger
+from mainstream.seeds import seed_rows
 
 log = logging.getLogger(__name__)
 
@@ -201,10 +201,7 @@ def ingest_file(
     except Exception as error:
         if _is_storage_failure(error):
             discard_extract(home.raw, extract_id)
-            raise StorageFullError(
-                f"{path.name}: not loaded, the machine could not hold it ({error}); the file stays at {path} and "
-                "loads when the ingest is retried after space is freed"
-            ) from error
+            raise _storage_full(path, error, "hold it") from error
         foreseen = isinstance(error, IngestError)
         if foreseen:
             drop.reason = _as_dropped(printable(str(error)), path, file_name)
@@ -237,7 +234,23 @@ def ingest_file(
     drop.rows_rejected = _rejected_count(problems)
     rejected = home.quarantine / f"{_stored_name(extract_id, name_on_disk)}.rejected.json"
     with _machine_failures_keep_the_file(path):
-        _archive_loaded(path, home, extract_id, received, drop, ledger, problems, notes, rejected, file_name, unit)
+        try:
+            if problems or notes:
+                drop.reason = _as_dropped(
+                    printable(
+                        "; ".join([*notes, *([_problems_reason(problems, file_name, unit)] if problems else [])])
+                    ),
+                    path,
+                    file_name,
+                )
+            if problems:
+                _write_problems(rejected, file_name, problems, unit)
+            _archive_and_record(path, home, extract_id, received, drop, ledger)
+        except BaseException:
+            # The raw Parquet must not outlive its ledger row: a retry (the file is back where it was) would load
+            # the same file again under a new extract id, and both copies would be built.
+            _discard(home, extract_id, rejected)
+            raise
     log.info(
         "loaded %s: %d programmes, %d rejected%s",
         file_name,
@@ -248,40 +261,16 @@ def ingest_file(
     return drop
 
 
-def _archive_loaded(
-    path: Path,
-    home: Home,
-    extract_id: str,
-    received: datetime,
-    drop: DropRecord,
-    ledger: Ledger,
-    problems: list[RecordProblem],
-    notes: list[str],
-    rejected: Path,
-    file_name: str,
-    unit: str,
-) -> None:
-    """Write a loaded file's reason and rejected rows, archive it and record it; on any failure, take its raw
-    Parquet and rejected-rows file back out (the file itself is put back where it was)."""
-    try:
-        if problems or notes:
-            drop.reason = _as_dropped(
-                printable("; ".join([*notes, *([_problems_reason(problems, file_name, unit)] if problems else [])])),
-                path,
-                file_name,
-            )
-        if problems:
-            _write_problems(rejected, file_name, problems, unit)
-        _archive_and_record(path, home, extract_id, received, drop, ledger)
-    except BaseException:
-        # The raw Parquet must not outlive its ledger row: a retry (the file is back where it was) would load the
-        # same file again under a new extract id, and both copies would be built.
-        _discard(home, extract_id, rejected)
-        raise
-
-
 #: Failures of the machine, not of the file: the file stays for a retry instead of being quarantined.
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE, errno.ENOMEM})
+
+
+def _storage_full(path: Path, error: BaseException, could_not: str) -> StorageFullError:
+    """The machine could not ``could_not`` (hold it; archive, quarantine or record it): the file stays for a retry."""
+    return StorageFullError(
+        f"{path.name}: not loaded, the machine could not {could_not} ({error}); the file stays at {path} and loads "
+        "when the ingest is retried after space is freed"
+    )
 
 
 @contextmanager
@@ -292,10 +281,7 @@ def _machine_failures_keep_the_file(path: Path) -> Iterator[None]:
         yield
     except Exception as error:
         if _is_storage_failure(error):
-            raise StorageFullError(
-                f"{path.name}: not loaded, the machine could not archive, quarantine or record it ({error}); the "
-                f"file stays at {path} and loads when the ingest is retried after space is freed"
-            ) from error
+            raise _storage_full(path, error, "archive, quarantine or record it") from error
         raise
 
 
@@ -462,8 +448,7 @@ def _ids_of_this_agency(
 @lru_cache(maxsize=1)
 def _agency_codes() -> dict[str, str]:
     """IATI organisation refs → agency codes, from the ``ref_agencies`` seed the warehouse uses."""
-    with (DBT_PROJECT_DIR / "seeds" / "reference" / "ref_agencies.csv").open(newline="", encoding="utf-8") as seed:
-        return {row["agency_ref"].strip().upper(): row["agency_code"] for row in csv.DictReader(seed)}
+    return {row["agency_ref"].strip().upper(): row["agency_code"] for row in seed_rows("reference", "ref_agencies")}
 
 
 def known_agency_codes() -> frozenset[str]:

@@ -6,7 +6,6 @@ turns each row into a :class:`ProgrammeRecord`, or into :class:`RecordProblem` s
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Callable
 from datetime import date, datetime
@@ -22,7 +21,7 @@ from ingest.records import (
     budget_out_of_range,
     implausible_year,
 )
-from mainstream.home import DBT_PROJECT_DIR
+from mainstream.seeds import seed_rows
 
 #: Contract column → header spellings accepted for it (compared after normalising: lower case, "_" for
 #: spaces and hyphens). The contract name itself is always accepted.
@@ -145,9 +144,7 @@ def row_to_record(
 @lru_cache(maxsize=1)
 def _known_countries() -> frozenset[str]:
     """The country codes the warehouse knows (the ``ref_countries`` seed: ISO 3166-1 alpha-2 and Kosovo's XK)."""
-    path = DBT_PROJECT_DIR / "seeds" / "reference" / "ref_countries.csv"
-    with path.open(newline="", encoding="utf-8") as seed:
-        return frozenset(row["country_code"].strip().upper() for row in csv.DictReader(seed))
+    return frozenset(row["country_code"].strip().upper() for row in seed_rows("reference", "ref_countries"))
 
 
 def _codes(values: dict[str, str | None]) -> list[CodeRecord]:

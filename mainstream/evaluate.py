@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from mainstream.home import DBT_PROJECT_DIR
+from mainstream.seeds import seed_rows
 
 BINARY_LABELS = ("peace", "development", "rights", "humanitarian")
 PUBLISHED_COLUMNS = {
@@ -19,7 +18,6 @@ PUBLISHED_COLUMNS = {
     "humanitarian": "is_humanitarian",
 }
 MARKER_LEVELS = (0, 1, 2, 3)
-GROUPS_SEED = DBT_PROJECT_DIR / "seeds" / "criteria" / "criteria_rights_holder_groups.csv"
 
 
 class LabelsError(ValueError):
@@ -220,10 +218,9 @@ def by_agency(labels: list[dict[str, Any]], predictions: dict[str, dict[str, Any
     }
 
 
-def criteria_group_codes(groups_seed: Path = GROUPS_SEED) -> set[str]:
+def criteria_group_codes() -> set[str]:
     """The rights-holder group codes the criteria know (the rubric's list, as seeded)."""
-    with groups_seed.open(encoding="utf-8", newline="") as seed:
-        return {row["group_code"] for row in csv.DictReader(seed)}
+    return {row["group_code"] for row in seed_rows("criteria", "criteria_rights_holder_groups")}
 
 
 def unknown_groups(labels: list[dict[str, Any]], known: set[str]) -> dict[str, int]:

@@ -97,8 +97,8 @@ def ingest_paths(
     files: list[Path] = []
     seen: set[Path] = set()
     for path in iter_drop_files(paths):
-        if path.resolve() not in seen:
-            seen.add(path.resolve())
+        if (resolved := path.resolve()) not in seen:
+            seen.add(resolved)
             files.append(path)
     home.ensure()
     ledger = Ledger(home.state_db)
