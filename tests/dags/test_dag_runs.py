@@ -86,6 +86,18 @@ def test_ingest_dag_fails_at_once_for_a_missing_path(dags, home: Home, tmp_path:
     assert ti.try_number == 1, "a missing path is not retried"
 
 
+def test_ingest_dag_fails_at_once_for_a_path_in_the_home_s_own_files(dags, home: Home):
+    reason_file = home.quarantine / "x__extract.csv.reason.json"
+    reason_file.write_text('{"reason": "bad"}')
+
+    dag_run = dags["mainstream_ingest"].test(run_conf={"paths": [str(reason_file)], "agency": "undp"})
+
+    assert _task_states(dag_run) == {"ingest_drops": "failed"}
+    [ti] = dag_run.get_task_instances()
+    assert ti.try_number == 1, "a refused path is not retried"
+    assert Ledger(home.state_db).recent_drops() == [] and reason_file.exists()
+
+
 def test_ingest_dag_skips_when_nothing_new_is_loaded(dags, home: Home):
     """A duplicate loads no rows: the task is skipped, so no raw_extracts event triggers a rebuild."""
     first = _drop(home, "unhcr", FIXTURE)
